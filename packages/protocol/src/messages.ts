@@ -1,0 +1,77 @@
+import { z } from 'zod';
+import { runConfigSchema } from './run-config';
+
+/**
+ * Control-plane messages (coordinator <-> worker). Every message carries the protocol version `v`
+ * and a `type`; decoding validates against these schemas before any field is used.
+ */
+
+const bytes = z.instanceof(Uint8Array);
+const finite = z.number().finite();
+const rank = z.number().int().nonnegative();
+const perTask = z.record(z.string(), finite);
+
+const peer = z.strictObject({ rank, host: z.string().min(1), port: z.number().int().min(1).max(65535) });
+
+export const messageSchemas = {
+  /** coordinator -> worker, first message on every connection. */
+  challenge: z.object({ nonce: bytes, coordinator: z.string() }),
+  /** worker -> coordinator: proof of the shared secret and what the worker offers. */
+  hello: z.object({
+    proof: bytes,
+    name: z.string().min(1).max(128),
+    host: z.string().min(1),
+    dataPort: z.number().int().min(1).max(65535),
+    pid: z.number().int(),
+    rankHint: rank.optional(),
+  }),
+  /** coordinator -> worker: refused (bad proof, version, run full). */
+  reject: z.object({ reason: z.string() }),
+  /** coordinator -> worker: admitted, waiting for the rest of the world. */
+  welcome: z.object({ workerId: z.string(), joined: z.number().int(), expected: z.number().int() }),
+  /** coordinator -> worker: rank, peers and the run to train. */
+  assign: z.object({ rank, world: z.number().int().positive(), peers: z.array(peer), run: runConfigSchema, startStep: z.number().int().nonnegative() }),
+  /** worker -> coordinator: ring formed, parameters broadcast, ready to step. */
+  ready: z.object({ rank, backend: z.string(), numParams: z.number().int().nonnegative(), tensors: z.number().int() }),
+  /** coordinator -> worker: everyone is ready. */
+  start: z.object({}),
+  /** worker -> coordinator: one finished step (rank 0's losses are the global means). */
+  step: z.object({
+    rank,
+    step: z.number().int().nonnegative(),
+    epoch: z.number().int().nonnegative(),
+    losses: perTask,
+    counts: perTask,
+    samples: z.number().int().nonnegative(),
+    computeMs: finite,
+    commMs: finite,
+    updateMs: finite,
+    bytesSent: finite,
+    tensors: z.number().int(),
+  }),
+  /** worker (rank 0) -> coordinator: validation metrics over the whole validation set. */
+  eval: z.object({ step: z.number().int().nonnegative(), epoch: z.number().int().nonnegative(), metrics: z.record(z.string(), perTask) }),
+  /** worker (rank 0) -> coordinator: parameters (and optimizer state) for a checkpoint or the final model. */
+  params: z.object({
+    step: z.number().int().nonnegative(),
+    reason: z.enum(['checkpoint', 'final']),
+    params: bytes,
+    checksum: z.string(),
+    optimizer: z.object({ stepCount: z.number().int().nonnegative(), buffers: z.array(bytes) }),
+  }),
+  /** worker -> coordinator: finished all steps. */
+  done: z.object({ rank, step: z.number().int().nonnegative(), checksum: z.string() }),
+  /** worker -> coordinator: this worker failed. */
+  failed: z.object({ rank: rank.optional(), error: z.string() }),
+  /** either direction: liveness. */
+  heartbeat: z.object({ t: finite }),
+  /** coordinator -> worker: stop now, the run failed or was cancelled. */
+  abort: z.object({ reason: z.string() }),
+  /** coordinator -> worker: the run is over, exit. */
+  shutdown: z.object({ status: z.enum(['completed', 'failed', 'aborted']) }),
+} as const;
+
+export type MessageType = keyof typeof messageSchemas;
+export type MessageOf<T extends MessageType> = { type: T } & z.infer<(typeof messageSchemas)[T]>;
+export type ControlMessage = { [T in MessageType]: MessageOf<T> }[MessageType];
+export type PeerInfo = z.infer<typeof peer>;

@@ -1,0 +1,101 @@
+import { z } from 'zod';
+
+/**
+ * The resolved run specification: what the coordinator writes to config.json and sends to every
+ * worker in its assignment. Defaults live here so a run file, the flags and the wire agree.
+ */
+
+const positiveInt = z.number().int().positive();
+const nonNegativeInt = z.number().int().nonnegative();
+
+export const taskTypeSchema = z
+  .string()
+  .regex(/^(regression|binary|multiclass:([2-9]|[1-9][0-9]+))$/, 'must be regression, binary or multiclass:K with K >= 2') as unknown as z.ZodType<
+  'regression' | 'binary' | `multiclass:${number}`
+>;
+
+export const taskSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'must start with a letter and use letters, digits, _ or - (at most 64)'),
+  type: taskTypeSchema,
+  /** Loss weight used by the static aggregator (and per task in the parallel variant). */
+  weight: z.number().nonnegative().default(1),
+});
+
+export const syntheticDataSchema = z.strictObject({
+  source: z.literal('synthetic'),
+  numExamples: positiveInt.default(8192),
+  inputDim: positiveInt.default(16),
+  correlation: z.number().min(-1).max(1).default(0.5),
+  noise: z.number().nonnegative().default(0.1),
+  numSinusoids: nonNegativeInt.default(5),
+  missingRate: z.number().min(0).max(0.99).default(0),
+  valFraction: z.number().gt(0).lt(1).default(0.2),
+});
+
+export const fileDataSchema = z.strictObject({
+  source: z.enum(['csv', 'jsonl']),
+  /** Path as seen by every worker (each host reads its own copy). */
+  path: z.string().min(1),
+  valFraction: z.number().gt(0).lt(1).default(0.2),
+  featureColumns: z.array(z.string()).optional(),
+  labelColumns: z.record(z.string(), z.string()).optional(),
+  featuresField: z.string().optional(),
+});
+
+export const dataSchema = z.discriminatedUnion('source', [syntheticDataSchema, fileDataSchema]);
+
+export const modelSchema = z.strictObject({
+  trunk: z.array(positiveInt).min(1).default([64, 64]),
+  head: z.array(positiveInt).default([]),
+  activation: z.enum(['relu', 'tanh', 'sigmoid', 'elu', 'gelu', 'linear']).default('relu'),
+});
+
+export const optimizerSchema = z.strictObject({
+  name: z.enum(['sgd', 'adam']).default('adam'),
+  lr: z.number().positive().default(0.003),
+  momentum: z.number().min(0).lt(1).default(0.9),
+  nesterov: z.boolean().default(false),
+  beta1: z.number().min(0).lt(1).default(0.9),
+  beta2: z.number().min(0).lt(1).default(0.999),
+  eps: z.number().positive().default(1e-8),
+  weightDecay: z.number().nonnegative().default(0),
+});
+
+export const aggregatorSchema = z.discriminatedUnion('name', [
+  z.strictObject({ name: z.literal('equal') }),
+  z.strictObject({ name: z.literal('static'), weights: z.record(z.string(), z.number().nonnegative()).optional() }),
+]);
+
+export const backendSchema = z.enum(['auto', 'node-gpu', 'node', 'wasm', 'cpu']);
+
+export const runConfigSchema = z.strictObject({
+  runId: z.string().min(1).max(128),
+  variant: z.literal('distributed').default('distributed'),
+  seed: nonNegativeInt.max(2 ** 32 - 1).default(42),
+  /** Global optimisation steps. Either steps or epochs decides the length; epochs is converted by the coordinator. */
+  steps: nonNegativeInt.default(300),
+  /** Examples per step across all workers. The batch composition never depends on the world size. */
+  batchSize: positiveInt.default(256),
+  dropLast: z.boolean().default(true),
+  backend: backendSchema.default('auto'),
+  tasks: z.array(taskSchema).min(1).default([
+    { name: 'task_a', type: 'regression', weight: 1 },
+    { name: 'task_b', type: 'regression', weight: 1 },
+  ]),
+  data: dataSchema.prefault({ source: 'synthetic' }),
+  model: modelSchema.prefault({}),
+  optimizer: optimizerSchema.prefault({}),
+  aggregator: aggregatorSchema.default({ name: 'equal' }),
+  /** Compare a parameter checksum across ranks every K steps (and at the end). */
+  checksumEvery: positiveInt.default(25),
+  /** Evaluate on the validation set every K steps (0 = at each epoch end and at the end). */
+  evalEvery: nonNegativeInt.default(0),
+  /** Write a checkpoint every K steps (0 = only at the end). */
+  checkpointEvery: nonNegativeInt.default(0),
+  /** Seconds without a heartbeat before a worker counts as dead. */
+  heartbeatTimeout: z.number().positive().default(15),
+});
+
+export type RunConfig = z.infer<typeof runConfigSchema>;
+export type RunConfigInput = z.input<typeof runConfigSchema>;
+export type TaskConfig = z.infer<typeof taskSchema>;
