@@ -4,3 +4,4 @@ export * from './errors';
 export * from './messages';
 export * from './run-config';
 export * from './codec';
+export * from './logging';

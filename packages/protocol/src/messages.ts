@@ -32,7 +32,17 @@ export const messageSchemas = {
   /** coordinator -> worker: rank, peers and the run to train. */
   assign: z.object({ rank, world: z.number().int().positive(), peers: z.array(peer), run: runConfigSchema, startStep: z.number().int().nonnegative() }),
   /** worker -> coordinator: ring formed, parameters broadcast, ready to step. */
-  ready: z.object({ rank, backend: z.string(), numParams: z.number().int().nonnegative(), tensors: z.number().int() }),
+  ready: z.object({
+    rank,
+    backend: z.string(),
+    numParams: z.number().int().nonnegative(),
+    tensors: z.number().int(),
+    trainSize: z.number().int().nonnegative(),
+    valSize: z.number().int().nonnegative(),
+    stepsPerEpoch: z.number().int().nonnegative(),
+    totalSteps: z.number().int().nonnegative(),
+    flopsPerExample: z.number().nonnegative(),
+  }),
   /** coordinator -> worker: everyone is ready. */
   start: z.object({}),
   /** worker -> coordinator: one finished step (rank 0's losses are the global means). */

@@ -74,6 +74,8 @@ export const runConfigSchema = z.strictObject({
   seed: nonNegativeInt.max(2 ** 32 - 1).default(42),
   /** Global optimisation steps. Either steps or epochs decides the length; epochs is converted by the coordinator. */
   steps: nonNegativeInt.default(300),
+  /** When set, the run lasts this many epochs of the training set and `steps` is ignored. */
+  epochs: positiveInt.optional(),
   /** Examples per step across all workers. The batch composition never depends on the world size. */
   batchSize: positiveInt.default(256),
   dropLast: z.boolean().default(true),
