@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { finalParams, maxAbsDiff, mtl, readJson, tempDir } from './harness';
+
+/**
+ * The core promise: with the same seed and global batch size, 1, 2 and 3 workers end with the same
+ * parameters, up to float summation order. The batch (50) is not divisible by 3, one task has missing
+ * labels, and the run crosses an epoch boundary.
+ */
+const TOLERANCE = 2e-5; // max |difference| of any parameter after 30 steps, parameters are O(0.1..1)
+
+const common = [
+  '--steps', '30', '--batch-size', '50', '--examples', '800', '--seed', '7',
+  '--tasks', 'reg:regression,bin:binary,cls:multiclass:4', '--missing-rate', '0.2',
+  '--trunk', '24,16', '--checksum-every', '5', '--backend', 'cpu', '--eval-every', '15',
+];
+
+describe.each([
+  ['sgd', ['--optimizer', 'sgd', '--lr', '0.05', '--momentum', '0.9']],
+  ['adam', ['--optimizer', 'adam', '--lr', '0.01']],
+])('data-parallel parity with %s', (name, optArgs) => {
+  it(`W = 1, 2, 3 give the same parameters within ${TOLERANCE}`, async () => {
+    const base = tempDir(`parity-${name}`);
+    const params: Float32Array[] = [];
+    for (const w of [1, 2, 3]) {
+      const out = join(base, `w${w}`);
+      const res = await mtl(['train', '--workers', String(w), '--out', out, ...common, ...optArgs]);
+      expect(res.code, res.stderr).toBe(0);
+      expect(readJson(join(out, 'summary.json')).world).toBe(w);
+      params.push(finalParams(out));
+    }
+    // Training moved the parameters (the comparison is not between two initial states).
+    const init = await initialParams(base);
+    expect(maxAbsDiff(params[0]!, init)).toBeGreaterThan(1e-2);
+    expect(maxAbsDiff(params[0]!, params[1]!)).toBeLessThan(TOLERANCE);
+    expect(maxAbsDiff(params[0]!, params[2]!)).toBeLessThan(TOLERANCE);
+    // Validation metrics are computed over the whole set and do not depend on W either.
+    const m1 = readJson(join(base, 'w1', 'summary.json')).finalMetrics;
+    const m3 = readJson(join(base, 'w3', 'summary.json')).finalMetrics;
+    expect(m3.cls.accuracy).toBeCloseTo(m1.cls.accuracy, 4);
+    expect(m3.reg.mse).toBeCloseTo(m1.reg.mse, 4);
+  });
+});
+
+async function initialParams(base: string): Promise<Float32Array> {
+  const out = join(base, 'init');
+  const res = await mtl(['train', '--workers', '1', '--out', out, ...common, '--steps', '0']);
+  expect(res.code, res.stderr).toBe(0);
+  return finalParams(out);
+}

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { fileSystemHandler } from '@mtl/mtl';
+import { mtl, readJson, readJsonl, tempDir } from './harness';
+
+describe('mtl train: coordinator + 2 workers on loopback', () => {
+  it('trains, the loss falls, artifacts exist and the saved model loads', async () => {
+    const out = join(tempDir('train'), 'run');
+    const res = await mtl([
+      'train', '--workers', '2', '--out', out, '--steps', '120', '--batch-size', '64', '--examples', '2048',
+      '--tasks', 'price:regression,click:binary,segment:multiclass:3', '--trunk', '32,32', '--lr', '0.01',
+      '--checksum-every', '10', '--eval-every', '40', '--backend', 'cpu',
+    ]);
+    expect(res.code, res.stderr).toBe(0);
+    // Logs come back with a rank prefix, progress shows step, losses and throughput.
+    expect(res.stderr).toMatch(/\[rank 0\]/);
+    expect(res.stderr).toMatch(/\[rank 1\]/);
+    expect(res.stderr).toMatch(/step \d+\/120 epoch \d+ \| loss price=\S+ click=\S+ segment=\S+ \| [\d,]+ samples\/s/);
+    expect(res.stdout).toMatch(/task\s+train loss/);
+
+    for (const f of ['config.json', 'metrics.jsonl', 'summary.json', 'model/model.json', 'model/weights.bin']) {
+      expect(existsSync(join(out, f)), f).toBe(true);
+    }
+    const summary = readJson(join(out, 'summary.json'));
+    expect(summary.status).toBe('completed');
+    expect(summary.world).toBe(2);
+    expect(summary.steps).toBe(120);
+    expect(summary.backend).toBe('cpu');
+    expect(summary.samplesPerSec).toBeGreaterThan(0);
+    expect(Object.keys(summary.finalMetrics).sort()).toEqual(['click', 'price', 'segment']);
+    expect(summary.finalMetrics.click.auc).toBeGreaterThan(0.6);
+    expect(summary.finalMetrics.segment.accuracy).toBeGreaterThan(0.4);
+
+    const lines = readJsonl(join(out, 'metrics.jsonl'));
+    const train = lines.filter((l) => l.type === 'train');
+    expect(train.map((l) => l.step)).toEqual([...Array(120).keys()]);
+    const mean = (xs: any[], task: string) => xs.reduce((a, l) => a + l.losses[task], 0) / xs.length;
+    for (const task of ['price', 'click', 'segment']) {
+      expect(mean(train.slice(-20), task), task).toBeLessThan(0.8 * mean(train.slice(0, 20), task));
+    }
+    // The tfjs tensor count stays flat across steps (no leak).
+    const tensors = train.map((l) => l.tensors);
+    expect(new Set(tensors.slice(5)).size).toBe(1);
+    expect(lines.filter((l) => l.type === 'eval').length).toBe(3);
+
+    const config = readJson(join(out, 'config.json'));
+    expect(config.run.tasks.map((t: any) => t.name)).toEqual(['price', 'click', 'segment']);
+    expect(config.workers.map((w: any) => w.rank)).toEqual([0, 1]);
+
+    await tf.setBackend('cpu');
+    const model = await tf.loadLayersModel(fileSystemHandler(join(out, 'model')));
+    const y = model.predict(tf.zeros([3, config.inputDim])) as tf.Tensor[];
+    expect(y.map((t) => t.shape)).toEqual([[3, 1], [3, 1], [3, 3]]);
+  });
+
+  it('--steps 0 writes the initialised model', async () => {
+    const out = join(tempDir('steps0'), 'run');
+    const res = await mtl(['train', '--workers', '1', '--out', out, '--steps', '0', '--backend', 'cpu', '--examples', '512']);
+    expect(res.code, res.stderr).toBe(0);
+    expect(existsSync(join(out, 'model', 'model.json'))).toBe(true);
+    expect(readJson(join(out, 'summary.json')).steps).toBe(0);
+  });
+});
