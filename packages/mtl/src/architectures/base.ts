@@ -1,0 +1,32 @@
+// An architecture decides which dense layers exist and how they connect; the model owns
+// the variables, the flat layout, losses and gradients. One file per architecture.
+import type { SymbolicTensor, Tensor } from '@tensorflow/tfjs';
+import type { TF } from '../backend';
+import type { Activation, ModelSpec } from '../types';
+
+export interface DenseDef {
+  /** Layer name in the LayersModel; parameters are `${name}/kernel` and `${name}/bias`. */
+  name: string;
+  inDim: number;
+  outDim: number;
+  /** 'trunk' or the owning task's name. */
+  owner: string;
+  /** Activation applied after this layer ('output' = the task's output activation). */
+  activation: Activation | 'output';
+}
+
+/** Returns the [kernel, bias] tensors of layer i (index into `layers`). */
+export type WeightsOf = (i: number) => [Tensor, Tensor];
+
+export interface Architecture {
+  readonly name: string;
+  readonly spec: ModelSpec;
+  /** Dense layers in parameter-layout order: trunk first, then each task's head in task order. */
+  readonly layers: readonly DenseDef[];
+  /** Shared representation of x [n, inputDim]. */
+  trunk(tf: TF, w: WeightsOf, x: Tensor): Tensor;
+  /** Logits [n, outDim] of one task from the shared representation. */
+  head(tf: TF, w: WeightsOf, task: string, features: Tensor): Tensor;
+  /** Same graph as symbolic tf.layers; `dense(i)` makes layer i with its activation. */
+  buildLayers(tf: TF, input: SymbolicTensor, dense: (i: number) => { apply(x: SymbolicTensor): SymbolicTensor }): Record<string, SymbolicTensor>;
+}

@@ -1,0 +1,12 @@
+export type { TaskType, TaskSpec, Batch, ModelSpec, ParamEntry, Activation } from './types';
+export { outputDim } from './types';
+export { selectBackend, BackendError, tfRef, type BackendName } from './backend';
+export { MtlModel } from './model';
+export { saveLayersModel, fileSystemHandler } from './io';
+export { lossFor, type TaskLoss } from './losses';
+export { metricsFor, primaryMetric, AUC_BINS, type TaskMetric } from './metrics';
+export { createOptimizer, type Optimizer, type OptimizerSpec, type OptimizerState, type ParamGroup } from './optimizers';
+export { createAggregator, type Aggregator, type AggregatorContext, type AggregatorSpec } from './aggregators';
+export { paramChecksum } from './checksum';
+export { flopsPerExample } from './flops';
+export { createRng } from './rng';

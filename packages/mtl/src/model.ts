@@ -1,0 +1,320 @@
+// MtlModel: parameters as tf.Variables plus a flat Float32Array mirror of them. The flat
+// view is what the cluster moves around (all-reduce, optimizer, checksums, broadcast);
+// the variables are what TensorFlow.js differentiates.
+import type { LayersModel, Scalar, SymbolicTensor, Tensor, Variable } from '@tensorflow/tfjs';
+import type { Architecture } from './architectures/base';
+import { HpsArchitecture } from './architectures/hps';
+import { tfRef, type TF } from './backend';
+import { lossFor, type TaskLoss } from './losses';
+import { createRng, glorotUniform } from './rng';
+import { ACTIVATIONS } from './activations';
+import { outputDim, type Batch, type ModelSpec, type ParamEntry, type TaskSpec } from './types';
+
+/** Name of the LayersModel input layer (reserved: no task may use it). */
+export const INPUT_NAME = 'features';
+
+// Layer and weight names must be valid TensorFlow.js tensor names; '/' separates scopes.
+const VALID_NAME = /^[A-Za-z0-9][-A-Za-z0-9._]*$/;
+
+interface LossItem {
+  task: TaskSpec;
+  loss: TaskLoss;
+  targets: Float32Array;
+  mask: Float32Array;
+  weight: number;
+}
+
+function validateSpec(spec: ModelSpec): void {
+  const posInt = (v: number) => Number.isInteger(v) && v > 0;
+  if (!posInt(spec.inputDim)) throw new Error(`ModelSpec.inputDim must be a positive integer, got ${spec.inputDim}`);
+  for (const w of [...spec.trunk, ...(spec.head ?? [])]) {
+    if (!posInt(w)) throw new Error(`ModelSpec hidden widths must be positive integers, got ${w}`);
+  }
+  if (!ACTIVATIONS.includes(spec.activation)) throw new Error(`unknown activation '${spec.activation}'`);
+  if (!spec.tasks.length) throw new Error('ModelSpec.tasks must not be empty');
+  for (const t of spec.tasks) {
+    if (!VALID_NAME.test(t.name)) {
+      throw new Error(`task name '${t.name}' is not usable as a layer name (letters, digits, '-', '.', '_'; starting with a letter or digit)`);
+    }
+    outputDim(t.type); // throws on an unknown type
+  }
+}
+
+function countMask(mask: Float32Array, n: number): number {
+  let c = 0;
+  for (let i = 0; i < n; i++) c += mask[i];
+  return c;
+}
+
+export class MtlModel {
+  readonly layout: ParamEntry[];
+  readonly numParams: number;
+  private readonly arch: Architecture;
+  private readonly losses: Map<string, TaskLoss>;
+  private readonly vars: Variable[];
+  /** Always equal to the variables' contents; only setParams changes either. */
+  private readonly flat: Float32Array;
+  private disposed = false;
+
+  private constructor(readonly spec: ModelSpec, init: Float32Array | ((layout: ParamEntry[], arch: Architecture) => Float32Array)) {
+    validateSpec(spec);
+    this.arch = new HpsArchitecture(spec);
+    const names = new Set<string>([INPUT_NAME]);
+    for (const l of this.arch.layers) {
+      if (names.has(l.name)) throw new Error(`layer name '${l.name}' is used twice; rename the task`);
+      names.add(l.name);
+    }
+    this.losses = new Map(spec.tasks.map((t) => [t.name, lossFor(t)]));
+    this.layout = [];
+    let offset = 0;
+    for (const l of this.arch.layers) {
+      const kernelSize = l.inDim * l.outDim;
+      this.layout.push({ name: `${l.name}/kernel`, shape: [l.inDim, l.outDim], offset, size: kernelSize, owner: l.owner });
+      offset += kernelSize;
+      this.layout.push({ name: `${l.name}/bias`, shape: [l.outDim], offset, size: l.outDim, owner: l.owner });
+      offset += l.outDim;
+    }
+    this.numParams = offset;
+    this.flat = typeof init === 'function' ? init(this.layout, this.arch) : init.slice();
+    const tf = tfRef();
+    this.vars = this.layout.map((e) =>
+      tf.tidy(() => tf.variable(tf.tensor(this.flat.subarray(e.offset, e.offset + e.size), e.shape), true)),
+    );
+  }
+
+  /** Deterministic init from seed: Glorot-uniform kernels from a JS PRNG, zero biases. */
+  static create(spec: ModelSpec, seed: number): MtlModel {
+    return new MtlModel(spec, (layout, arch) => {
+      const rng = createRng(seed);
+      const flat = new Float32Array(layout.reduce((s, e) => s + e.size, 0));
+      arch.layers.forEach((l, i) => {
+        const k = layout[2 * i];
+        glorotUniform(flat.subarray(k.offset, k.offset + k.size), l.inDim, l.outDim, rng);
+      });
+      return flat;
+    });
+  }
+
+  trunkRange(): { offset: number; size: number } {
+    let size = 0;
+    for (const e of this.layout) if (e.owner === 'trunk') size += e.size;
+    return { offset: 0, size };
+  }
+
+  headRange(task: string): { offset: number; size: number } {
+    const entries = this.layout.filter((e) => e.owner === task);
+    if (!this.losses.has(task) || !entries.length) throw new Error(`unknown task '${task}'`);
+    return { offset: entries[0].offset, size: entries.reduce((s, e) => s + e.size, 0) };
+  }
+
+  getParams(out?: Float32Array): Float32Array {
+    this.alive();
+    if (!out) return this.flat.slice();
+    if (out.length !== this.numParams) throw new Error(`getParams: out has length ${out.length}, expected ${this.numParams}`);
+    out.set(this.flat);
+    return out;
+  }
+
+  setParams(flat: Float32Array): void {
+    this.alive();
+    if (flat.length !== this.numParams) throw new Error(`setParams: got ${flat.length} values, expected ${this.numParams}`);
+    this.flat.set(flat);
+    const tf = tfRef();
+    this.layout.forEach((e, i) => {
+      tf.tidy(() => this.vars[i].assign(tf.tensor(this.flat.subarray(e.offset, e.offset + e.size), e.shape)));
+    });
+  }
+
+  lossAndGrad(
+    batch: Batch,
+    taskWeights: Record<string, number>,
+    gradOut: Float32Array,
+  ): { lossSums: Record<string, number>; counts: Record<string, number> } {
+    this.alive();
+    if (gradOut.length !== this.numParams) throw new Error(`lossAndGrad: gradOut has length ${gradOut.length}, expected ${this.numParams}`);
+    const { items, lossSums, counts } = this.prepare(batch, taskWeights);
+    gradOut.fill(0);
+    if (batch.n === 0 || items.length === 0) return { lossSums, counts };
+    const sums = this.gradPass(batch, items, gradOut, 0);
+    items.forEach((it, j) => (lossSums[it.task.name] = sums[j]));
+    return { lossSums, counts };
+  }
+
+  perTaskGrads(batch: Batch, gradOut: Float32Array): { lossSums: Record<string, number>; counts: Record<string, number> } {
+    this.alive();
+    const T = this.spec.tasks.length;
+    if (gradOut.length !== T * this.numParams) {
+      throw new Error(`perTaskGrads: gradOut has length ${gradOut.length}, expected ${T}*${this.numParams}`);
+    }
+    const weights: Record<string, number> = {};
+    for (const t of this.spec.tasks) weights[t.name] = 1;
+    const { items, lossSums, counts } = this.prepare(batch, weights);
+    gradOut.fill(0);
+    if (batch.n === 0) return { lossSums, counts };
+    // One backward pass per task: each needs its own vector-Jacobian product through the trunk.
+    for (const it of items) {
+      const t = this.spec.tasks.indexOf(it.task);
+      lossSums[it.task.name] = this.gradPass(batch, [it], gradOut, t * this.numParams)[0];
+    }
+    return { lossSums, counts };
+  }
+
+  predict(x: Float32Array, n: number): Record<string, Float32Array> {
+    this.alive();
+    const d = this.spec.inputDim;
+    if (x.length < n * d) throw new Error(`predict: x has ${x.length} values, expected ${n}*${d}`);
+    const out: Record<string, Float32Array> = {};
+    if (n === 0) {
+      for (const t of this.spec.tasks) out[t.name] = new Float32Array(0);
+      return out;
+    }
+    const tf = tfRef();
+    const w = this.weightsOf();
+    const all = tf.tidy(() => {
+      const h = this.arch.trunk(tf, w, tf.tensor2d(x.subarray(0, n * d), [n, d]));
+      const parts = this.spec.tasks.map((t) => this.losses.get(t.name)!.predict(tf, this.arch.head(tf, w, t.name, h)));
+      return parts.length === 1 ? parts[0] : tf.concat(parts, 0);
+    });
+    let data: Float32Array;
+    try {
+      data = all.dataSync() as Float32Array;
+    } finally {
+      all.dispose();
+    }
+    let pos = 0;
+    for (const t of this.spec.tasks) {
+      const len = n * this.losses.get(t.name)!.outDim;
+      out[t.name] = data.slice(pos, pos + len);
+      pos += len;
+    }
+    return out;
+  }
+
+  toLayersModel(): LayersModel {
+    this.alive();
+    const tf = tfRef();
+    const input = tf.input({ shape: [this.spec.inputDim], name: INPUT_NAME });
+    const made = new Map<number, ReturnType<TF['layers']['dense']>>();
+    const outputs = this.arch.buildLayers(tf, input, (i) => {
+      const def = this.arch.layers[i];
+      const activation = def.activation === 'output' ? this.losses.get(def.owner)!.outputActivation : def.activation;
+      const layer = tf.layers.dense({
+        units: def.outDim,
+        activation,
+        name: def.name,
+        // Real values are set below; zeros avoid spending random draws on throwaway init.
+        kernelInitializer: 'zeros',
+        biasInitializer: 'zeros',
+      });
+      made.set(i, layer);
+      return layer as unknown as { apply(x: SymbolicTensor): SymbolicTensor };
+    });
+    const model = tf.model({ inputs: input, outputs: this.spec.tasks.map((t) => outputs[t.name]), name: `mtl_${this.arch.name}` });
+    for (const [i, layer] of made) layer.setWeights([this.vars[2 * i], this.vars[2 * i + 1]]);
+    return model;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const v of this.vars) v.dispose();
+  }
+
+  private alive(): void {
+    if (this.disposed) throw new Error('MtlModel has been disposed');
+  }
+
+  private weightsOf() {
+    return (i: number): [Tensor, Tensor] => [this.vars[2 * i], this.vars[2 * i + 1]];
+  }
+
+  /** Validates the batch and builds per-task targets for the tasks present in it. */
+  private prepare(batch: Batch, taskWeights: Record<string, number>) {
+    const { n } = batch;
+    const d = this.spec.inputDim;
+    if (!(Number.isInteger(n) && n >= 0)) throw new Error(`batch.n must be a non-negative integer, got ${n}`);
+    if (batch.inputDim !== d) throw new Error(`batch.inputDim is ${batch.inputDim}, model expects ${d}`);
+    if (batch.x.length < n * d) throw new Error(`batch.x has ${batch.x.length} values, expected ${n}*${d}`);
+    const lossSums: Record<string, number> = {};
+    const counts: Record<string, number> = {};
+    const items: LossItem[] = [];
+    for (const task of this.spec.tasks) {
+      lossSums[task.name] = 0;
+      counts[task.name] = 0;
+      const labels = batch.labels[task.name];
+      // A task absent from the batch (e.g. another group's task in the parallel variant) is skipped.
+      if (!labels) continue;
+      if (labels.length < n) throw new Error(`labels of task '${task.name}' have ${labels.length} values, expected ${n}`);
+      const weight = taskWeights[task.name];
+      if (weight === undefined || !Number.isFinite(weight)) {
+        throw new Error(`task '${task.name}' is in the batch but has no finite weight in taskWeights`);
+      }
+      let mask = batch.mask[task.name];
+      if (!mask) mask = new Float32Array(n).fill(1);
+      else if (mask.length < n) throw new Error(`mask of task '${task.name}' has ${mask.length} values, expected ${n}`);
+      const loss = this.losses.get(task.name)!;
+      counts[task.name] = countMask(mask, n);
+      items.push({ task, loss, weight, mask: mask.subarray(0, n), targets: loss.targets(labels, mask, n) });
+    }
+    return { items, lossSums, counts };
+  }
+
+  /**
+   * d(sum_j w_j * sum_i mask_ij * loss_j(i)) / d params, written into gradOut at `base`
+   * (params outside the involved layers keep their current, zero, values). Returns the
+   * per-item loss sums. One dataSync for gradients and losses together.
+   */
+  private gradPass(batch: Batch, items: LossItem[], gradOut: Float32Array, base: number): number[] {
+    const tf = tfRef();
+    const { n } = batch;
+    const d = this.spec.inputDim;
+    const w = this.weightsOf();
+    const owners = new Set(['trunk', ...items.map((it) => it.task.name)]);
+    const involved = this.layout.map((_, i) => i).filter((i) => owners.has(this.layout[i].owner));
+    const varList = involved.map((i) => this.vars[i]);
+    const kept: Tensor[] = [];
+    let present: boolean[] = [];
+    let packed: Tensor | undefined;
+    try {
+      packed = tf.tidy(() => {
+        const x = tf.tensor2d(batch.x.subarray(0, n * d), [n, d]);
+        const inputs = items.map((it) => ({
+          y: tf.tensor2d(it.targets, [n, it.loss.outDim]),
+          m: tf.tensor1d(it.mask),
+        }));
+        const { grads } = tf.variableGrads(() => {
+          const h = this.arch.trunk(tf, w, x);
+          let total: Scalar | undefined;
+          items.forEach((it, j) => {
+            const logits = this.arch.head(tf, w, it.task.name, h);
+            const s = tf.sum(tf.mul(it.loss.perExample(tf, logits, inputs[j].y), inputs[j].m)) as Scalar;
+            // Kept past variableGrads' internal tidy; disposed in the finally below.
+            kept.push(tf.keep(s));
+            const ws = tf.mul(s, it.weight) as Scalar;
+            total = total ? (tf.add(total, ws) as Scalar) : ws;
+          });
+          return total!;
+        }, varList);
+        present = varList.map((v) => grads[v.name] !== undefined);
+        const parts = varList.filter((_, j) => present[j]).map((v) => tf.reshape(grads[v.name], [-1]));
+        parts.push(tf.stack(kept));
+        return tf.concat(parts, 0);
+      });
+      const data = packed.dataSync() as Float32Array;
+      let pos = 0;
+      involved.forEach((i, j) => {
+        const e = this.layout[i];
+        if (present[j]) {
+          gradOut.set(data.subarray(pos, pos + e.size), base + e.offset);
+          pos += e.size;
+        } else {
+          gradOut.fill(0, base + e.offset, base + e.offset + e.size);
+        }
+      });
+      return Array.from(data.subarray(pos, pos + items.length));
+    } finally {
+      packed?.dispose();
+      for (const t of kept) t.dispose();
+    }
+  }
+}

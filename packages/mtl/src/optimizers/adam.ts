@@ -1,0 +1,36 @@
+// Adam following torch.optim.Adam (L2 weight decay added to the gradient, not AdamW):
+//   g = grad + wd * p
+//   m = b1*m + (1-b1)*g ;  v = b2*v + (1-b2)*g^2
+//   p = p - (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+import { checkHyper, type GroupOptimizer, type OptimizerSpec } from './base';
+
+export class Adam implements GroupOptimizer {
+  lr: number;
+  readonly buffers: Float32Array[];
+  private readonly beta1: number;
+  private readonly beta2: number;
+  private readonly eps: number;
+  private readonly weightDecay: number;
+
+  constructor(spec: OptimizerSpec, size: number) {
+    this.lr = checkHyper('lr', spec.lr, (v) => v >= 0, '>= 0');
+    this.beta1 = checkHyper('beta1', spec.beta1 ?? 0.9, (v) => v >= 0 && v < 1, 'in [0, 1)');
+    this.beta2 = checkHyper('beta2', spec.beta2 ?? 0.999, (v) => v >= 0 && v < 1, 'in [0, 1)');
+    this.eps = checkHyper('eps', spec.eps ?? 1e-8, (v) => v >= 0, '>= 0');
+    this.weightDecay = checkHyper('weightDecay', spec.weightDecay ?? 0, (v) => v >= 0, '>= 0');
+    this.buffers = [new Float32Array(size), new Float32Array(size)];
+  }
+
+  update(p: Float32Array, g: Float32Array, t: number): void {
+    const { beta1: b1, beta2: b2, eps, weightDecay: wd } = this;
+    const [m, v] = this.buffers;
+    const stepSize = this.lr / (1 - Math.pow(b1, t));
+    const sqrtBc2 = Math.sqrt(1 - Math.pow(b2, t));
+    for (let i = 0; i < p.length; i++) {
+      const gi = g[i] + wd * p[i];
+      const mi = (m[i] = b1 * m[i] + (1 - b1) * gi);
+      const vi = (v[i] = b2 * v[i] + (1 - b2) * gi * gi);
+      p[i] = p[i] - (stepSize * mi) / (Math.sqrt(vi) / sqrtBc2 + eps);
+    }
+  }
+}

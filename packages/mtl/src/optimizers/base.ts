@@ -1,0 +1,49 @@
+// Optimizers over flat Float32Arrays in plain JS: the same inputs give the same bits on
+// every rank, with no dependence on a tf backend. PyTorch semantics (weight decay is the
+// L2 term added to the gradient, as in torch.optim.SGD / torch.optim.Adam).
+
+export interface OptimizerSpec {
+  name: 'sgd' | 'adam';
+  lr: number;
+  momentum?: number;
+  nesterov?: boolean;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+}
+
+/** A contiguous slice of the flat parameter vector with its own hyper-parameters. */
+export interface ParamGroup {
+  offset: number;
+  size: number;
+  spec: OptimizerSpec;
+}
+
+export interface OptimizerState {
+  stepCount: number;
+  buffers: Float32Array[];
+}
+
+export interface Optimizer {
+  step(params: Float32Array, grad: Float32Array): void;
+  readonly stepCount: number;
+  state(): OptimizerState;
+  loadState(s: OptimizerState): void;
+  /** Change the learning rate (for schedules): of every group, or of group `group` only. */
+  setLr(lr: number, group?: number): void;
+}
+
+/** One optimizer algorithm applied to one group (one file per algorithm). */
+export interface GroupOptimizer {
+  lr: number;
+  /** State tensors, each `size` long; owned by the group optimizer, exposed for checkpoints. */
+  readonly buffers: Float32Array[];
+  /** Update p in place from g; `t` is the 1-based step number. p and g are the group's slices. */
+  update(p: Float32Array, g: Float32Array, t: number): void;
+}
+
+export function checkHyper(name: string, value: number, ok: (v: number) => boolean, expect: string): number {
+  if (!Number.isFinite(value) || !ok(value)) throw new Error(`optimizer ${name} must be ${expect}, got ${value}`);
+  return value;
+}

@@ -1,0 +1,54 @@
+// Shapes shared with the rest of the system. Defined locally (this package imports no
+// other @mtl package); structurally identical to @mtl/data's types.
+
+export type TaskType = 'regression' | 'binary' | `multiclass:${number}`;
+
+export interface TaskSpec {
+  name: string;
+  type: TaskType;
+}
+
+export interface Batch {
+  n: number;
+  inputDim: number;
+  /** n*inputDim, row-major. */
+  x: Float32Array;
+  labels: Record<string, Float32Array>;
+  /** 1 = labelled, 0 = missing; used as a per-example multiplier. */
+  mask: Record<string, Float32Array>;
+}
+
+export type Activation = 'relu' | 'tanh' | 'sigmoid' | 'elu' | 'gelu' | 'linear';
+
+export interface ModelSpec {
+  inputDim: number;
+  /** Hidden widths of the shared trunk, e.g. [64, 64]. */
+  trunk: number[];
+  activation: Activation;
+  tasks: TaskSpec[];
+  /** Hidden widths inside each head (default []). */
+  head?: number[];
+}
+
+export interface ParamEntry {
+  name: string;
+  shape: number[];
+  offset: number;
+  size: number;
+  /** 'trunk' or the owning task's name. */
+  owner: 'trunk' | string;
+}
+
+/** Output width of a task's head: K for multiclass:K, else 1. */
+export function outputDim(type: TaskType): number {
+  if (type === 'regression' || type === 'binary') return 1;
+  const m = /^multiclass:(\d+)$/.exec(type);
+  if (!m) throw new Error(`unknown task type '${type}'`);
+  const k = Number(m[1]);
+  if (!(k >= 2)) throw new Error(`task type '${type}' needs at least 2 classes`);
+  return k;
+}
+
+export function numClasses(type: TaskType): number {
+  return outputDim(type);
+}

@@ -1,0 +1,151 @@
+// Float64 reference forward pass and losses in plain JS, written independently of the tf
+// code, for finite-difference gradient checks.
+import type { Batch, ModelSpec, ParamEntry } from '../../src';
+
+// erf via its Maclaurin series / continued fraction is overkill here; this rational
+// approximation (W. J. Cody style, |err| < 1.2e-7) is smooth, good enough for FD checks.
+function erf(x: number): number {
+  const t = 1 / (1 + 0.5 * Math.abs(x));
+  const y =
+    1 -
+    t *
+      Math.exp(
+        -x * x -
+          1.26551223 +
+          t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+      );
+  return x >= 0 ? y : -y;
+}
+
+export function act(name: ModelSpec['activation'], z: number): number {
+  switch (name) {
+    case 'relu': return Math.max(0, z);
+    case 'tanh': return Math.tanh(z);
+    case 'sigmoid': return 1 / (1 + Math.exp(-z));
+    case 'elu': return z > 0 ? z : Math.exp(z) - 1;
+    case 'gelu': return 0.5 * z * (1 + erf(z / Math.SQRT2));
+    case 'linear': return z;
+  }
+}
+
+function dense(p: Float64Array | Float32Array, layout: ParamEntry[], name: string, x: number[], a: ModelSpec['activation'] | null): number[] {
+  const k = layout.find((e) => e.name === `${name}/kernel`)!;
+  const b = layout.find((e) => e.name === `${name}/bias`)!;
+  const [inD, outD] = k.shape;
+  const out: number[] = [];
+  for (let j = 0; j < outD; j++) {
+    let s = p[b.offset + j];
+    for (let i = 0; i < inD; i++) s += x[i] * p[k.offset + i * outD + j];
+    out.push(a ? act(a, s) : s);
+  }
+  return out;
+}
+
+/** Logits per task for one example. */
+export function refLogits(spec: ModelSpec, layout: ParamEntry[], p: Float64Array | Float32Array, x: number[]): Record<string, number[]> {
+  let h = x;
+  spec.trunk.forEach((_, i) => (h = dense(p, layout, `trunk_${i}`, h, spec.activation)));
+  const out: Record<string, number[]> = {};
+  for (const t of spec.tasks) {
+    let z = h;
+    (spec.head ?? []).forEach((_, i) => (z = dense(p, layout, `${t.name}_head_${i}`, z, spec.activation)));
+    out[t.name] = dense(p, layout, t.name, z, null);
+  }
+  return out;
+}
+
+export function refExampleLoss(type: string, z: number[], y: number): number {
+  if (type === 'regression') return (z[0] - y) ** 2;
+  if (type === 'binary') return Math.max(z[0], 0) - z[0] * y + Math.log1p(Math.exp(-Math.abs(z[0])));
+  const m = Math.max(...z);
+  const lse = m + Math.log(z.reduce((s, v) => s + Math.exp(v - m), 0));
+  return lse - z[y];
+}
+
+/** Per-task masked loss sums. */
+export function refLossSums(spec: ModelSpec, layout: ParamEntry[], p: Float64Array | Float32Array, batch: Batch): Record<string, number> {
+  const sums: Record<string, number> = {};
+  for (const t of spec.tasks) sums[t.name] = 0;
+  for (let i = 0; i < batch.n; i++) {
+    const x = Array.from(batch.x.subarray(i * batch.inputDim, (i + 1) * batch.inputDim));
+    const logits = refLogits(spec, layout, p, x);
+    for (const t of spec.tasks) {
+      const labels = batch.labels[t.name];
+      if (!labels) continue;
+      const m = batch.mask[t.name]?.[i] ?? 1;
+      if (m === 0) continue;
+      sums[t.name] += m * refExampleLoss(t.type, logits[t.name], labels[i]);
+    }
+  }
+  return sums;
+}
+
+/** Central finite-difference gradient of sum_t w_t * lossSum_t in float64. */
+export function fdGrad(spec: ModelSpec, layout: ParamEntry[], params: Float32Array, batch: Batch, w: Record<string, number>, h = 1e-6): Float64Array {
+  const p = Float64Array.from(params);
+  const f = () => {
+    const s = refLossSums(spec, layout, p, batch);
+    return Object.keys(w).reduce((acc, t) => acc + w[t] * (s[t] ?? 0), 0);
+  };
+  const g = new Float64Array(p.length);
+  for (let i = 0; i < p.length; i++) {
+    const orig = p[i];
+    p[i] = orig + h;
+    const up = f();
+    p[i] = orig - h;
+    const down = f();
+    p[i] = orig;
+    g[i] = (up - down) / (2 * h);
+  }
+  return g;
+}
+
+/** Deterministic test data. */
+export function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+}
+
+export function makeBatch(spec: ModelSpec, n: number, seed: number, maskEvery = 0): Batch {
+  const r = lcg(seed);
+  const x = Float32Array.from({ length: n * spec.inputDim }, () => 2 * r() - 1);
+  const labels: Record<string, Float32Array> = {};
+  const mask: Record<string, Float32Array> = {};
+  spec.tasks.forEach((t, ti) => {
+    const y = new Float32Array(n);
+    const m = new Float32Array(n).fill(1);
+    for (let i = 0; i < n; i++) {
+      if (t.type === 'regression') y[i] = 2 * r() - 1;
+      else if (t.type === 'binary') y[i] = r() < 0.5 ? 0 : 1;
+      else y[i] = Math.floor(r() * Number(t.type.split(':')[1]));
+      if (maskEvery && (i + ti) % maskEvery === 0) {
+        m[i] = 0;
+        y[i] = NaN; // unlabelled rows may carry garbage; it must not leak into the loss
+      }
+    }
+    labels[t.name] = y;
+    mask[t.name] = m;
+  });
+  return { n, inputDim: spec.inputDim, x, labels, mask };
+}
+
+/** Rows [from, to) of a batch. */
+export function sliceBatch(b: Batch, from: number, to: number): Batch {
+  const labels: Record<string, Float32Array> = {};
+  const mask: Record<string, Float32Array> = {};
+  for (const k of Object.keys(b.labels)) labels[k] = b.labels[k].slice(from, to);
+  for (const k of Object.keys(b.mask)) mask[k] = b.mask[k].slice(from, to);
+  return { n: to - from, inputDim: b.inputDim, x: b.x.slice(from * b.inputDim, to * b.inputDim), labels, mask };
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+export function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
+}

@@ -1,0 +1,249 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { MtlModel, paramChecksum, selectBackend, tfRef, type ModelSpec } from '../src';
+import { fdGrad, makeBatch, maxAbs, maxAbsDiff, refLogits, refLossSums, sliceBatch } from './helpers/reference';
+
+const tasks = [
+  { name: 'reg', type: 'regression' as const },
+  { name: 'bin', type: 'binary' as const },
+  { name: 'cls', type: 'multiclass:3' as const },
+];
+const tiny: ModelSpec = { inputDim: 3, trunk: [4], activation: 'tanh', tasks, head: [3] };
+
+beforeAll(async () => {
+  await selectBackend('cpu');
+});
+
+describe('layout and init', () => {
+  it('puts the trunk first, then each head contiguously in task order', () => {
+    const m = MtlModel.create(tiny, 7);
+    expect(m.layout.map((e) => e.name)).toEqual([
+      'trunk_0/kernel', 'trunk_0/bias',
+      'reg_head_0/kernel', 'reg_head_0/bias', 'reg/kernel', 'reg/bias',
+      'bin_head_0/kernel', 'bin_head_0/bias', 'bin/kernel', 'bin/bias',
+      'cls_head_0/kernel', 'cls_head_0/bias', 'cls/kernel', 'cls/bias',
+    ]);
+    expect(m.trunkRange()).toEqual({ offset: 0, size: 3 * 4 + 4 });
+    expect(m.headRange('reg')).toEqual({ offset: 16, size: 4 * 3 + 3 + 3 + 1 });
+    expect(m.headRange('cls')).toEqual({ offset: 16 + 19 + 19, size: 4 * 3 + 3 + 3 * 3 + 3 });
+    expect(m.numParams).toBe(16 + 19 + 19 + 27);
+    let off = 0;
+    for (const e of m.layout) {
+      expect(e.offset).toBe(off);
+      expect(e.size).toBe(e.shape.reduce((a, b) => a * b, 1));
+      off += e.size;
+    }
+    expect(() => m.headRange('nope')).toThrow(/nope/);
+    m.dispose();
+  });
+
+  it('initialises identically from the same seed (Glorot-uniform kernels, zero biases)', () => {
+    const a = MtlModel.create(tiny, 42), b = MtlModel.create(tiny, 42), c = MtlModel.create(tiny, 43);
+    expect(paramChecksum(a.getParams())).toBe(paramChecksum(b.getParams()));
+    expect(paramChecksum(a.getParams())).not.toBe(paramChecksum(c.getParams()));
+    const p = a.getParams();
+    for (const e of a.layout) {
+      const v = p.subarray(e.offset, e.offset + e.size);
+      if (e.name.endsWith('/bias')) expect(maxAbs(v)).toBe(0);
+      else {
+        const limit = Math.sqrt(6 / (e.shape[0] + e.shape[1]));
+        expect(maxAbs(v)).toBeLessThanOrEqual(limit);
+        expect(maxAbs(v)).toBeGreaterThan(0);
+      }
+    }
+    // Pinned so that an accidental change of the init stream is noticed (it would break resumes across versions).
+    expect(Array.from(p.subarray(0, 3)).map((v) => v.toFixed(6))).toEqual(['-0.877677', '-0.283951', '0.321867']);
+    [a, b, c].forEach((m) => m.dispose());
+  });
+
+  it('round-trips setParams/getParams and predicts from the new values', () => {
+    const m = MtlModel.create(tiny, 1);
+    const p = Float32Array.from({ length: m.numParams }, (_, i) => Math.sin(i) * 0.3);
+    m.setParams(p);
+    expect(m.getParams()).toEqual(p);
+    const out = new Float32Array(m.numParams);
+    expect(m.getParams(out)).toBe(out);
+    const x = [0.2, -0.4, 0.9];
+    const pred = m.predict(Float32Array.from(x), 1);
+    const ref = refLogits(tiny, m.layout, p, x);
+    expect(pred.reg[0]).toBeCloseTo(ref.reg[0], 5);
+    expect(pred.bin[0]).toBeCloseTo(1 / (1 + Math.exp(-ref.bin[0])), 5);
+    const e = ref.cls.map(Math.exp), s = e.reduce((a, b) => a + b);
+    expect(Array.from(pred.cls)).toEqual(e.map((v) => expect.closeTo(v / s, 5)));
+    expect(() => m.setParams(new Float32Array(3))).toThrow(/expected/);
+    m.dispose();
+    expect(() => m.getParams()).toThrow(/disposed/);
+  });
+
+  it('rejects bad specs', () => {
+    expect(() => MtlModel.create({ ...tiny, tasks: [] }, 1)).toThrow(/tasks/);
+    expect(() => MtlModel.create({ ...tiny, tasks: [{ name: 'a/b', type: 'binary' }] }, 1)).toThrow(/a\/b/);
+    expect(() => MtlModel.create({ ...tiny, tasks: [{ name: 'trunk_0', type: 'binary' }] }, 1)).toThrow(/trunk_0/);
+    expect(() => MtlModel.create({ ...tiny, tasks: [{ name: 'a', type: 'multiclass:1' as const }] }, 1)).toThrow(/classes/);
+  });
+});
+
+describe('gradients', () => {
+  const cases: { name: string; spec: ModelSpec }[] = [
+    { name: 'tanh, head layers', spec: tiny },
+    { name: 'gelu', spec: { ...tiny, activation: 'gelu', head: [] } },
+    { name: 'elu', spec: { ...tiny, activation: 'elu', trunk: [5, 4] } },
+    { name: 'sigmoid, no trunk', spec: { ...tiny, activation: 'sigmoid', trunk: [] } },
+  ];
+  for (const { name, spec } of cases) {
+    it(`match float64 finite differences per task type with masks honoured (${name})`, () => {
+      const m = MtlModel.create(spec, 3);
+      const batch = makeBatch(spec, 7, 11, 3);
+      const w = { reg: 0.7, bin: 1.3, cls: 0.4 };
+      const g = new Float32Array(m.numParams);
+      const { lossSums, counts } = m.lossAndGrad(batch, w, g);
+      const params = m.getParams();
+      const refSums = refLossSums(spec, m.layout, params, batch);
+      for (const t of spec.tasks) {
+        expect(lossSums[t.name]).toBeCloseTo(refSums[t.name], 4);
+        // maskEvery = 3 masks rows with (i + taskIndex) % 3 == 0
+        expect(counts[t.name]).toBe(7 - [0, 1, 2, 3, 4, 5, 6].filter((i) => (i + spec.tasks.indexOf(t)) % 3 === 0).length);
+      }
+      // Each task type on its own, then all together.
+      for (const weights of [{ reg: 1 }, { bin: 1 }, { cls: 1 }, w] as Record<string, number>[]) {
+        const sub = { ...batch, labels: Object.fromEntries(Object.keys(weights).map((k) => [k, batch.labels[k]])) };
+        const got = new Float32Array(m.numParams);
+        m.lossAndGrad(sub, weights, got);
+        const fd = fdGrad(spec, m.layout, params, sub, weights);
+        const scale = Math.max(1, maxAbs(fd));
+        expect(maxAbsDiff(got, fd) / scale).toBeLessThan(spec.activation === 'gelu' ? 2e-4 : 2e-5);
+      }
+      m.dispose();
+    });
+  }
+
+  it('binary loss has gradient sigmoid(z) - y exactly at z = 0', () => {
+    const spec: ModelSpec = { inputDim: 1, trunk: [], activation: 'linear', tasks: [{ name: 'bin', type: 'binary' }] };
+    const m = MtlModel.create(spec, 1);
+    m.setParams(Float32Array.from([0.5, 0])); // z = 0.5 * x, x = 0 => z = 0
+    const g = new Float32Array(2);
+    const r = m.lossAndGrad({ n: 1, inputDim: 1, x: Float32Array.from([0]), labels: { bin: Float32Array.from([1]) }, mask: {} }, { bin: 1 }, g);
+    expect(r.lossSums.bin).toBeCloseTo(Math.log(2), 6);
+    expect(g[1]).toBeCloseTo(-0.5, 6); // d/d bias = sigmoid(0) - 1
+    m.dispose();
+  });
+
+  it('is numerically stable for huge logits', () => {
+    const spec: ModelSpec = { inputDim: 1, trunk: [], activation: 'linear', tasks: [{ name: 'bin', type: 'binary' }, { name: 'cls', type: 'multiclass:2' }] };
+    const m = MtlModel.create(spec, 1);
+    m.setParams(Float32Array.from([1000, 0, 1000, -1000, 0, 0]));
+    const g = new Float32Array(6);
+    const batch = { n: 1, inputDim: 1, x: Float32Array.from([1]), labels: { bin: Float32Array.from([0]), cls: Float32Array.from([1]) }, mask: {} };
+    const r = m.lossAndGrad(batch, { bin: 1, cls: 1 }, g);
+    expect(r.lossSums.bin).toBeCloseTo(1000, 2);
+    expect(r.lossSums.cls).toBeCloseTo(2000, 2);
+    expect(Array.from(g).every(Number.isFinite)).toBe(true);
+    m.dispose();
+  });
+
+  it('lossAndGrad with weights w equals sum_t w_t * perTaskGrads_t', () => {
+    const m = MtlModel.create(tiny, 5);
+    const batch = makeBatch(tiny, 16, 2, 4);
+    const w = { reg: 0.25, bin: 2, cls: -0.5 };
+    const fused = new Float32Array(m.numParams);
+    const a = m.lossAndGrad(batch, w, fused);
+    const stacked = new Float32Array(3 * m.numParams);
+    const b = m.perTaskGrads(batch, stacked);
+    expect(b.counts).toEqual(a.counts);
+    for (const t of tiny.tasks) expect(b.lossSums[t.name]).toBeCloseTo(a.lossSums[t.name], 4);
+    const combined = new Float32Array(m.numParams);
+    tiny.tasks.forEach((t, ti) => {
+      for (let i = 0; i < m.numParams; i++) combined[i] += w[t.name as keyof typeof w] * stacked[ti * m.numParams + i];
+    });
+    expect(maxAbsDiff(fused, combined)).toBeLessThan(1e-5 * Math.max(1, maxAbs(fused)));
+    // A task's stacked gradient is zero on the other tasks' heads.
+    const reg = m.headRange('reg');
+    for (let i = 0; i < reg.size; i++) expect(stacked[m.numParams + reg.offset + i]).toBe(0);
+    m.dispose();
+  });
+
+  it('sums of gradients over a split batch equal the full-batch gradient (data-parallel parity)', () => {
+    const spec: ModelSpec = { inputDim: 6, trunk: [16, 8], activation: 'relu', tasks, head: [4] };
+    const m = MtlModel.create(spec, 9);
+    const batch = makeBatch(spec, 33, 4, 5);
+    const counts = { reg: 0, bin: 0, cls: 0 };
+    const full = new Float32Array(m.numParams);
+    const r = m.lossAndGrad(batch, { reg: 1, bin: 1, cls: 1 }, full);
+    Object.assign(counts, r.counts);
+    // The caller divides by the global count: w_t = 1 / globalCount_t.
+    const w = Object.fromEntries(Object.entries(counts).map(([k, c]) => [k, 1 / c]));
+    const ref = new Float32Array(m.numParams);
+    const whole = m.lossAndGrad(batch, w, ref);
+    for (const split of [[0, 33], [0, 17, 33], [0, 5, 20, 21, 33]]) {
+      const sum = new Float32Array(m.numParams);
+      const part = new Float32Array(m.numParams);
+      const lossSums = { reg: 0, bin: 0, cls: 0 } as Record<string, number>;
+      const cnt = { reg: 0, bin: 0, cls: 0 } as Record<string, number>;
+      for (let s = 0; s + 1 < split.length; s++) {
+        const res = m.lossAndGrad(sliceBatch(batch, split[s], split[s + 1]), w, part);
+        for (let i = 0; i < part.length; i++) sum[i] += part[i];
+        for (const t of Object.keys(lossSums)) {
+          lossSums[t] += res.lossSums[t];
+          cnt[t] += res.counts[t];
+        }
+      }
+      expect(cnt).toEqual(whole.counts);
+      for (const t of Object.keys(lossSums)) expect(lossSums[t]).toBeCloseTo(whole.lossSums[t], 4);
+      expect(maxAbsDiff(sum, ref)).toBeLessThan(1e-6 * Math.max(1, maxAbs(ref)));
+    }
+    m.dispose();
+  });
+
+  it('handles empty batches, fully masked tasks and tasks absent from the batch', () => {
+    const m = MtlModel.create(tiny, 5);
+    const g = new Float32Array(m.numParams).fill(9);
+    const empty = m.lossAndGrad(makeBatch(tiny, 0, 1), { reg: 1, bin: 1, cls: 1 }, g);
+    expect(maxAbs(g)).toBe(0);
+    expect(empty.counts).toEqual({ reg: 0, bin: 0, cls: 0 });
+
+    // Parallel variant: only this worker's task is in the batch.
+    const b = makeBatch(tiny, 5, 3);
+    const only = { ...b, labels: { bin: b.labels.bin }, mask: { bin: b.mask.bin } };
+    const r = m.lossAndGrad(only, { bin: 1 }, g);
+    expect(r.counts).toEqual({ reg: 0, bin: 5, cls: 0 });
+    expect(r.lossSums.reg).toBe(0);
+    for (const t of ['reg', 'cls']) {
+      const h = m.headRange(t);
+      expect(maxAbs(g.subarray(h.offset, h.offset + h.size))).toBe(0);
+    }
+    expect(maxAbs(g.subarray(0, m.trunkRange().size))).toBeGreaterThan(0);
+
+    const masked = { ...only, mask: { bin: new Float32Array(5) } };
+    const z = m.lossAndGrad(masked, { bin: 1 }, g);
+    expect(z.counts.bin).toBe(0);
+    expect(z.lossSums.bin).toBe(0);
+    expect(maxAbs(g)).toBe(0);
+
+    expect(() => m.lossAndGrad(b, { reg: 1, bin: 1 }, g)).toThrow(/cls/);
+    expect(() => m.lossAndGrad(b, { reg: 1, bin: 1, cls: 1 }, new Float32Array(3))).toThrow(/gradOut/);
+    const bad = { ...b, labels: { ...b.labels, cls: Float32Array.from([0, 1, 2, 3, 0]) } };
+    expect(() => m.lossAndGrad(bad, { reg: 1, bin: 1, cls: 1 }, g)).toThrow(/multiclass:3/);
+    m.dispose();
+  });
+
+  it('does not leak tensors over 50 calls of lossAndGrad, perTaskGrads, predict and setParams', () => {
+    const tf = tfRef();
+    const m = MtlModel.create(tiny, 5);
+    const batch = makeBatch(tiny, 8, 1, 3);
+    const g = new Float32Array(m.numParams);
+    const s = new Float32Array(3 * m.numParams);
+    m.lossAndGrad(batch, { reg: 1, bin: 1, cls: 1 }, g); // warm-up
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 50; i++) {
+      m.lossAndGrad(batch, { reg: 1, bin: 1, cls: 1 }, g);
+      m.perTaskGrads(batch, s);
+      m.predict(batch.x, batch.n);
+      m.setParams(m.getParams());
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    const lm = m.toLayersModel();
+    lm.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    m.dispose();
+    expect(tf.memory().numTensors).toBe(before - m.layout.length);
+  });
+});
