@@ -6,7 +6,7 @@ import { runConfigSchema } from './run-config';
  * and a `type`; decoding validates against these schemas before any field is used.
  */
 
-const bytes = z.instanceof(Uint8Array);
+const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected binary bytes');
 const finite = z.number().finite();
 const rank = z.number().int().nonnegative();
 const perTask = z.record(z.string(), finite);
@@ -37,6 +37,7 @@ export const messageSchemas = {
     backend: z.string(),
     numParams: z.number().int().nonnegative(),
     tensors: z.number().int(),
+    inputDim: z.number().int().positive(),
     trainSize: z.number().int().nonnegative(),
     valSize: z.number().int().nonnegative(),
     stepsPerEpoch: z.number().int().nonnegative(),
@@ -44,7 +45,7 @@ export const messageSchemas = {
     flopsPerExample: z.number().nonnegative(),
   }),
   /** coordinator -> worker: everyone is ready. */
-  start: z.object({}),
+  start: z.object({ t: finite }),
   /** worker -> coordinator: one finished step (rank 0's losses are the global means). */
   step: z.object({
     rank,

@@ -1,0 +1,59 @@
+import { Command, Option } from 'commander';
+import { resolve } from 'node:path';
+import { Coordinator } from '@mtl/coordinator';
+import { runConfigSchema, describeIssues, type LogFormat, type RunConfig } from '@mtl/protocol';
+import { addRunOptions, positiveInt, nonNegativeInt, resolveRunConfig, ConfigError, type RunFlags } from '../run-options';
+import { exitWithParent, logFormatOption, makeLogger, secretFrom } from '../common';
+
+interface CoordinatorFlags extends RunFlags {
+  workers: number;
+  host: string;
+  port: number;
+  out?: string;
+  secretFile?: string;
+  logFormat: LogFormat;
+  configJson?: string;
+}
+
+export function coordinatorCommand(): Command {
+  const cmd = new Command('coordinator')
+    .description('run the coordinator of a multi-host cluster: admits workers, assigns ranks, records the run')
+    .requiredOption('-w, --workers <n>', 'number of workers to wait for', positiveInt('--workers'))
+    .option('--host <addr>', 'address to listen on', '0.0.0.0')
+    .option('-p, --port <n>', 'port to listen on (0 = any)', nonNegativeInt('--port'), 7070)
+    .option('-o, --out <dir>', 'run directory (default runs/<run id>)')
+    .option('--secret-file <file>', 'file holding the shared secret (else $MTL_SECRET)')
+    .addOption(logFormatOption())
+    .addOption(new Option('--config-json <json>', 'resolved run config (used by mtl train)').hideHelp());
+  addRunOptions(cmd);
+  cmd.action(async (flags: CoordinatorFlags) => {
+    process.exitCode = await runCoordinator(flags);
+  });
+  return cmd;
+}
+
+export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
+  const log = makeLogger('coordinator', flags.logFormat);
+  let config: RunConfig;
+  if (flags.configJson) {
+    const parsed = runConfigSchema.safeParse(JSON.parse(flags.configJson));
+    if (!parsed.success) throw new ConfigError(`invalid run configuration: ${describeIssues(parsed.error.issues)}`);
+    config = parsed.data;
+  } else {
+    config = resolveRunConfig(flags);
+  }
+  const secret = secretFrom(flags);
+  const out = resolve(flags.out ?? `runs/${config.runId}`);
+  const coordinator = new Coordinator({ config, workers: flags.workers, host: flags.host, port: flags.port, secret, outDir: out, logger: log });
+  const port = await coordinator.listen();
+  process.send?.({ type: 'listening', port });
+  const stop = (why: string) => coordinator.abort(why);
+  process.once('SIGINT', () => stop('interrupted (SIGINT)'));
+  process.once('SIGTERM', () => stop('terminated (SIGTERM)'));
+  exitWithParent(() => stop('the launcher went away'));
+  const summary = await coordinator.run();
+  // Give the shutdown orders a moment to reach the workers before the sockets close.
+  await new Promise((r) => setTimeout(r, 200));
+  await coordinator.close();
+  return summary.status === 'completed' ? 0 : summary.status === 'aborted' ? 130 : 1;
+}

@@ -1,0 +1,55 @@
+import { Command, Option } from 'commander';
+import { hostname } from 'node:os';
+import { runWorker } from '@mtl/worker';
+import type { BackendName } from '@mtl/mtl';
+import type { LogFormat } from '@mtl/protocol';
+import { nonNegativeInt } from '../run-options';
+import { exitWithParent, logFormatOption, makeLogger, secretFrom } from '../common';
+
+interface WorkerFlags {
+  coordinator: string;
+  advertise?: string;
+  bind: string;
+  dataPort: number;
+  name?: string;
+  rankHint?: number;
+  backend?: BackendName;
+  secretFile?: string;
+  logFormat: LogFormat;
+}
+
+export function workerCommand(): Command {
+  return new Command('worker')
+    .description('run one worker: joins a coordinator, trains its rank, all-reduces with its peers')
+    .requiredOption('--coordinator <url>', 'coordinator address, e.g. ws://10.0.0.1:7070')
+    .option('--advertise <host>', 'address peers use to reach this worker (default: host name)')
+    .option('--bind <addr>', 'interface for the data-plane listener', '0.0.0.0')
+    .option('--data-port <n>', 'data-plane port (0 = any free port)', nonNegativeInt('--data-port'), 0)
+    .option('--name <name>', 'worker name shown in logs (default: host-pid)')
+    .option('--rank-hint <n>', 'preferred rank (honoured when free)', nonNegativeInt('--rank-hint'))
+    .addOption(new Option('--backend <name>', 'override the run backend on this host').choices(['auto', 'node-gpu', 'node', 'wasm', 'cpu']))
+    .option('--secret-file <file>', 'file holding the shared secret (else $MTL_SECRET)')
+    .addOption(logFormatOption())
+    .action(async (flags: WorkerFlags) => {
+      process.exitCode = await startWorker(flags);
+    });
+}
+
+async function startWorker(flags: WorkerFlags): Promise<number> {
+  if (!/^wss?:\/\//.test(flags.coordinator)) throw new Error(`--coordinator must be a ws:// or wss:// URL, got '${flags.coordinator}'`);
+  const log = makeLogger(flags.name ?? 'worker', flags.logFormat);
+  const secret = secretFrom(flags);
+  exitWithParent(() => process.exit(1));
+  const result = await runWorker({
+    coordinator: flags.coordinator,
+    secret,
+    logger: log,
+    name: flags.name ?? `${hostname()}-${process.pid}`,
+    ...(flags.advertise ? { advertiseHost: flags.advertise } : {}),
+    bindHost: flags.bind,
+    dataPort: flags.dataPort,
+    ...(flags.rankHint !== undefined ? { rankHint: flags.rankHint } : {}),
+    ...(flags.backend ? { backend: flags.backend } : {}),
+  });
+  return result.status === 'completed' ? 0 : 1;
+}

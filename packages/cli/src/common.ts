@@ -1,0 +1,20 @@
+import { Option } from 'commander';
+import { loadSecret, createLogger, type Logger, type LogFormat } from '@mtl/protocol';
+
+export const logFormatOption = () =>
+  new Option('--log-format <format>', 'log lines as readable text or as pino JSON').choices(['pretty', 'json']).default('pretty');
+
+export function makeLogger(name: string, format: LogFormat): Logger {
+  return createLogger({ name, format });
+}
+
+export function secretFrom(opts: { secretFile?: string }): string {
+  return loadSecret(opts.secretFile ? { file: opts.secretFile } : {});
+}
+
+/** Children of the local launcher exit when it goes away, whatever killed it: no orphans. */
+export function exitWithParent(onExit: () => void): void {
+  if (typeof process.send === 'function') {
+    process.on('disconnect', onExit);
+  }
+}

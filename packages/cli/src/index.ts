@@ -1,0 +1,3 @@
+export { main, buildProgram } from './main';
+export { resolveRunConfig, readRunFile, ConfigError } from './run-options';
+export { runLocalCluster } from './launcher';

@@ -1,0 +1,101 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+import { formatLogLine, generateSecret, type LogFormat, type RunConfig } from '@mtl/protocol';
+
+export interface LocalClusterOptions {
+  config: RunConfig;
+  workers: number;
+  outDir: string;
+  logFormat: LogFormat;
+  /** Extra arguments for every worker (e.g. a backend override). */
+  workerArgs?: string[];
+}
+
+const CLI = join(__dirname, '..', 'bin', 'mtl.js');
+
+/**
+ * `mtl train`: one coordinator and N workers as separate processes on loopback. Their logs come back
+ * with a rank prefix; the launcher exits with the coordinator's status; Ctrl-C or a crashed child takes
+ * every child down, and each child exits on its own if the launcher dies (IPC disconnect).
+ */
+export async function runLocalCluster(opts: LocalClusterOptions): Promise<number> {
+  const secret = generateSecret();
+  const env = { ...process.env, MTL_SECRET: secret };
+  const children: ChildProcess[] = [];
+  const forward = (child: ChildProcess, prefix: string) => {
+    createInterface({ input: child.stderr! }).on('line', (line) =>
+      process.stderr.write((opts.logFormat === 'json' ? line : formatLogLine(line, prefix)) + '\n'),
+    );
+    createInterface({ input: child.stdout! }).on('line', (line) => process.stdout.write(line + '\n'));
+  };
+  const exited = (child: ChildProcess) =>
+    new Promise<number>((resolve) => {
+      if (child.exitCode !== null) return resolve(child.exitCode);
+      child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + (signalNumber(signal) ?? 1) : 1)));
+    });
+
+  const coordinator = spawn(
+    process.execPath,
+    [CLI, 'coordinator', '--workers', String(opts.workers), '--host', '127.0.0.1', '--port', '0', '--out', opts.outDir, '--log-format', 'json', '--config-json', JSON.stringify(opts.config)],
+    { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
+  );
+  children.push(coordinator);
+  forward(coordinator, '[coord]  ');
+  const coordinatorExit = exited(coordinator);
+
+  let interrupted = false;
+  const killAll = (signal: NodeJS.Signals) => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill(signal);
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) return killAll('SIGKILL');
+    interrupted = true;
+    process.stderr.write(`\nmtl train: ${signal}, stopping the cluster (again to force)\n`);
+    killAll(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      coordinator.on('message', (m: { type?: string; port?: number }) => {
+        if (m && m.type === 'listening' && typeof m.port === 'number') resolve(m.port);
+      });
+      coordinatorExit.then((code) => reject(new Error(`coordinator exited with code ${code} before listening`)));
+    });
+    for (let i = 0; i < opts.workers; i++) {
+      const worker = spawn(
+        process.execPath,
+        [CLI, 'worker', '--coordinator', `ws://127.0.0.1:${port}`, '--advertise', '127.0.0.1', '--bind', '127.0.0.1', '--rank-hint', String(i), '--name', `worker-${i}`, '--log-format', 'json', ...(opts.workerArgs ?? [])],
+        { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
+      );
+      children.push(worker);
+      forward(worker, `[rank ${i}] `);
+      void exited(worker).then((code) => {
+        // A worker that dies early is reported by the coordinator (it sees the socket close); if the
+        // coordinator is already gone, nothing else will stop the rest.
+        if (code !== 0 && coordinator.exitCode !== null) killAll('SIGTERM');
+      });
+    }
+    const code = await coordinatorExit;
+    // Workers leave after the coordinator's shutdown order; give them a moment, then make sure.
+    const grace = setTimeout(() => killAll('SIGKILL'), 10_000);
+    await Promise.all(children.map(exited));
+    clearTimeout(grace);
+    return code;
+  } catch (err) {
+    killAll('SIGTERM');
+    const force = setTimeout(() => killAll('SIGKILL'), 5_000);
+    await Promise.all(children.map(exited));
+    clearTimeout(force);
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function signalNumber(signal: NodeJS.Signals): number | undefined {
+  return (require('node:os').constants.signals as Record<string, number>)[signal];
+}

@@ -1,0 +1,225 @@
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { describeIssues, runConfigSchema, type RunConfig } from '@mtl/protocol';
+
+/** Flags that describe a run; shared by `train`, `coordinator` and `compare`. */
+export function addRunOptions(cmd: Command): Command {
+  return cmd
+    .option('-c, --config <file>', 'run file (YAML or JSON); flags override its fields')
+    .option('--run-id <id>', 'name of the run (default: run-<date>-<random>)')
+    .option('--steps <n>', 'global optimisation steps', nonNegativeInt('--steps'))
+    .option('--epochs <n>', 'train for this many epochs instead of --steps', positiveInt('--epochs'))
+    .option('--batch-size <n>', 'examples per step across all workers (independent of the worker count)', positiveInt('--batch-size'))
+    .option('--seed <n>', 'seed of data, initialisation and sampling', nonNegativeInt('--seed'))
+    .option('--tasks <list>', 'tasks as name:type[:weight],... with type regression, binary or multiclass:K', parseTasks)
+    .option('--trunk <widths>', 'hidden widths of the shared MLP trunk, e.g. 64,64', intList('--trunk'))
+    .option('--head <widths>', 'hidden widths inside each task head (default none)', intList('--head', true))
+    .addOption(new Option('--activation <name>', 'activation of hidden layers').choices(['relu', 'tanh', 'sigmoid', 'elu', 'gelu', 'linear']))
+    .addOption(new Option('--optimizer <name>', 'optimizer').choices(['sgd', 'adam']))
+    .option('--lr <x>', 'learning rate', positiveFloat('--lr'))
+    .option('--momentum <x>', 'SGD momentum', float('--momentum'))
+    .option('--weight-decay <x>', 'L2 weight decay', float('--weight-decay'))
+    .addOption(new Option('--aggregator <name>', 'how task gradients combine').choices(['equal', 'static']))
+    .option('--examples <n>', 'synthetic dataset size', positiveInt('--examples'))
+    .option('--input-dim <n>', 'synthetic feature dimension', positiveInt('--input-dim'))
+    .option('--correlation <x>', 'synthetic task correlation in [-1, 1]', float('--correlation'))
+    .option('--noise <x>', 'synthetic label noise (std dev)', float('--noise'))
+    .option('--missing-rate <x>', 'fraction of synthetic labels masked out per task', float('--missing-rate'))
+    .option('--val-fraction <x>', 'share of the data held out for validation', float('--val-fraction'))
+    .option('--data <file>', 'train on a CSV (.csv) or JSON-lines (.jsonl) file instead of synthetic data')
+    .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'node-gpu', 'node', 'wasm', 'cpu']))
+    .option('--checksum-every <n>', 'compare parameter checksums across ranks every n steps', positiveInt('--checksum-every'))
+    .option('--eval-every <n>', 'validate every n steps (0 = every epoch)', nonNegativeInt('--eval-every'))
+    .option('--checkpoint-every <n>', 'write a checkpoint every n steps (0 = only the final one)', nonNegativeInt('--checkpoint-every'))
+    .option('--keep-last', 'keep the last partial batch of each epoch instead of dropping it');
+}
+
+export interface RunFlags {
+  config?: string;
+  runId?: string;
+  steps?: number;
+  epochs?: number;
+  batchSize?: number;
+  seed?: number;
+  tasks?: Array<{ name: string; type: string; weight?: number }>;
+  trunk?: number[];
+  head?: number[];
+  activation?: string;
+  optimizer?: string;
+  lr?: number;
+  momentum?: number;
+  weightDecay?: number;
+  aggregator?: string;
+  examples?: number;
+  inputDim?: number;
+  correlation?: number;
+  noise?: number;
+  missingRate?: number;
+  valFraction?: number;
+  data?: string;
+  backend?: string;
+  checksumEvery?: number;
+  evalEvery?: number;
+  checkpointEvery?: number;
+  keepLast?: boolean;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function defaultRunId(): string {
+  const d = new Date();
+  const stamp = d.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `run-${stamp}-${randomBytes(2).toString('hex')}`;
+}
+
+/** Read a YAML or JSON run file; syntax errors name the file and line. */
+export function readRunFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read run file ${file}: ${(err as Error).message}`);
+  }
+  let value: unknown;
+  if (extname(file) === '.json') {
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError(`run file ${file} is not valid JSON: ${(err as Error).message}`);
+    }
+  } else {
+    try {
+      value = parseYaml(text, { prettyErrors: true });
+    } catch (err) {
+      const e = err as Error & { linePos?: Array<{ line: number; col: number }> };
+      const where = e.linePos?.[0] ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
+      throw new ConfigError(`run file ${file} is not valid YAML${where}: ${e.message.split('\n')[0]}`);
+    }
+  }
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`run file ${file} must hold a mapping of run fields at the top level`);
+  return value as Record<string, unknown>;
+}
+
+/** Defaults < run file < flags, then one validation that names every bad field. */
+export function resolveRunConfig(flags: RunFlags, extra: Record<string, unknown> = {}): RunConfig {
+  const base = flags.config ? readRunFile(flags.config) : {};
+  const section = (name: string): Record<string, unknown> => ({ ...((base[name] as Record<string, unknown> | undefined) ?? {}) });
+  const cfg: Record<string, unknown> = { ...base, ...extra };
+  const set = (obj: Record<string, unknown>, key: string, v: unknown) => {
+    if (v !== undefined) obj[key] = v;
+  };
+  set(cfg, 'runId', flags.runId ?? cfg.runId ?? defaultRunId());
+  set(cfg, 'steps', flags.steps);
+  set(cfg, 'epochs', flags.epochs);
+  set(cfg, 'batchSize', flags.batchSize);
+  set(cfg, 'seed', flags.seed);
+  set(cfg, 'tasks', flags.tasks);
+  set(cfg, 'backend', flags.backend);
+  set(cfg, 'checksumEvery', flags.checksumEvery);
+  set(cfg, 'evalEvery', flags.evalEvery);
+  set(cfg, 'checkpointEvery', flags.checkpointEvery);
+  if (flags.keepLast) cfg.dropLast = false;
+  const model = section('model');
+  set(model, 'trunk', flags.trunk);
+  set(model, 'head', flags.head);
+  set(model, 'activation', flags.activation);
+  cfg.model = model;
+  const opt = section('optimizer');
+  set(opt, 'name', flags.optimizer);
+  set(opt, 'lr', flags.lr);
+  set(opt, 'momentum', flags.momentum);
+  set(opt, 'weightDecay', flags.weightDecay);
+  cfg.optimizer = opt;
+  if (flags.aggregator) cfg.aggregator = { ...section('aggregator'), name: flags.aggregator };
+  let data = section('data');
+  if (flags.data) {
+    const ext = extname(flags.data).toLowerCase();
+    if (ext !== '.csv' && ext !== '.jsonl') throw new ConfigError(`--data ${flags.data}: expected a .csv or .jsonl file`);
+    data = { source: ext.slice(1), path: flags.data, ...(data.valFraction !== undefined ? { valFraction: data.valFraction } : {}) };
+  } else if (data.source === undefined) {
+    data.source = 'synthetic';
+  }
+  set(data, 'numExamples', flags.examples);
+  set(data, 'inputDim', flags.inputDim);
+  set(data, 'correlation', flags.correlation);
+  set(data, 'noise', flags.noise);
+  set(data, 'missingRate', flags.missingRate);
+  set(data, 'valFraction', flags.valFraction);
+  cfg.data = data;
+  const parsed = runConfigSchema.safeParse(cfg);
+  if (!parsed.success) {
+    const where = flags.config ? ` (run file ${flags.config} and flags)` : '';
+    throw new ConfigError(`invalid run configuration${where}: ${describeIssues(parsed.error.issues)}`);
+  }
+  const run = parsed.data;
+  const names = new Set<string>();
+  for (const t of run.tasks) {
+    if (names.has(t.name)) throw new ConfigError(`invalid run configuration: tasks: task name ${t.name} appears twice`);
+    names.add(t.name);
+  }
+  if (run.aggregator.name === 'static' && run.aggregator.weights) {
+    for (const k of Object.keys(run.aggregator.weights)) {
+      if (!names.has(k)) throw new ConfigError(`invalid run configuration: aggregator.weights.${k}: no task is named ${k}`);
+    }
+  }
+  return run;
+}
+
+// ---- flag parsers: each error names the flag and the bad value ----------------------------------
+
+function num(flag: string, v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${flag} expects a number, got '${v}'`);
+  return n;
+}
+export function float(flag: string) {
+  return (v: string) => num(flag, v);
+}
+export function positiveFloat(flag: string) {
+  return (v: string) => {
+    const n = num(flag, v);
+    if (n <= 0) throw new InvalidArgumentError(`${flag} expects a positive number, got '${v}'`);
+    return n;
+  };
+}
+export function nonNegativeInt(flag: string) {
+  return (v: string) => {
+    const n = num(flag, v);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${flag} expects a non-negative integer, got '${v}'`);
+    return n;
+  };
+}
+export function positiveInt(flag: string) {
+  return (v: string) => {
+    const n = num(flag, v);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} expects a positive integer, got '${v}'`);
+    return n;
+  };
+}
+function intList(flag: string, allowEmpty = false) {
+  return (v: string) => {
+    if (allowEmpty && v.trim() === '') return [];
+    return v.split(',').map((part) => positiveInt(flag)(part.trim()));
+  };
+}
+function parseTasks(v: string): Array<{ name: string; type: string; weight?: number }> {
+  return v.split(',').map((spec) => {
+    const parts = spec.trim().split(':');
+    const name = parts[0] ?? '';
+    if (!name) throw new InvalidArgumentError(`--tasks: empty task name in '${spec}'`);
+    let type = parts[1] ?? 'regression';
+    let rest = parts.slice(2);
+    if (type === 'multiclass') {
+      type = `multiclass:${rest[0] ?? ''}`;
+      rest = rest.slice(1);
+    }
+    const weight = rest[0] !== undefined ? num('--tasks weight', rest[0]) : undefined;
+    return weight === undefined ? { name, type } : { name, type, weight };
+  });
+}

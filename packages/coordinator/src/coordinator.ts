@@ -1,0 +1,541 @@
+import { createServer, type Server as HttpServer } from 'node:http';
+import { hostname } from 'node:os';
+import { WebSocketServer, type WebSocket, type RawData } from 'ws';
+import {
+  bytesToFloat32,
+  decodeMessage,
+  encodeMessage,
+  newNonce,
+  verifyProof,
+  type ControlMessage,
+  type Logger,
+  type MessageOf,
+  type RunConfig,
+} from '@mtl/protocol';
+import { RunDirectory } from './run-directory';
+import { WorkerLink, assignRanks } from './worker-link';
+import { ThroughputMeter, formatCount, formatMetric, metricTable } from './progress';
+import { saveModel, type ModelArtifactSpec } from './model-writer';
+
+export interface CoordinatorOptions {
+  config: RunConfig;
+  /** World size to wait for before training starts. */
+  workers: number;
+  host?: string;
+  port?: number;
+  secret: string;
+  outDir: string;
+  logger: Logger;
+  /** Largest control frame accepted from an admitted worker (parameters travel on this plane). */
+  maxFrameBytes?: number;
+  /** Largest frame accepted before a connection has authenticated. */
+  maxHandshakeBytes?: number;
+  handshakeTimeoutMs?: number;
+  /** Milliseconds to wait for all workers to be ready after assignment. */
+  readyTimeoutMs?: number;
+  /** Progress line interval. */
+  progressIntervalMs?: number;
+}
+
+export type RunStatus = 'completed' | 'failed' | 'aborted';
+
+export interface RunSummary {
+  runId: string;
+  status: RunStatus;
+  error?: string;
+  variant: string;
+  world: number;
+  backend: string;
+  steps: number;
+  stepsPlanned: number;
+  epochs: number;
+  stepsPerEpoch: number;
+  trainSize: number;
+  valSize: number;
+  numParams: number;
+  wallTimeSec: number;
+  trainTimeSec: number;
+  samples: number;
+  samplesPerSec: number;
+  flopsPerExample: number;
+  gflopsPerWorker: number;
+  meanStepMs: { compute: number; comm: number; update: number; total: number };
+  bytesSentPerStep: number;
+  bytesSentTotal: number;
+  finalTrainLoss: Record<string, number>;
+  finalMetrics: Record<string, Record<string, number>>;
+  checksum?: string;
+  workers: Array<{ rank: number; name: string; host: string; pid: number }>;
+}
+
+type StepReport = MessageOf<'step'>;
+
+const HANDSHAKE_LIMIT = 64 * 1024;
+
+/**
+ * Admits workers, assigns ranks and the run, then watches: the ring steps on its own, the coordinator
+ * records what the workers report, writes the artifacts and stops everyone when anything fails.
+ */
+export class Coordinator {
+  private readonly log: Logger;
+  private readonly dir: RunDirectory;
+  private http?: HttpServer;
+  private wss?: WebSocketServer;
+  private readonly links: WorkerLink[] = [];
+  private phase: 'admitting' | 'forming' | 'training' | 'finished' = 'admitting';
+  private nextId = 0;
+  private ready = new Map<number, MessageOf<'ready'>>();
+  private readonly pendingSteps = new Map<number, StepReport[]>();
+  private nextStepToWrite = 0;
+  private readonly meter = new ThroughputMeter();
+  private lastProgress = 0;
+  private startedAt = Date.now();
+  private trainStartedAt = 0;
+  private samples = 0;
+  private bytesTotal = 0;
+  private stepsRecorded = 0;
+  private timing = { compute: 0, comm: 0, update: 0 };
+  private lastLoss: Record<string, number> = {};
+  private lastEval: Record<string, Record<string, number>> = {};
+  private lastEpoch = 0;
+  private finalChecksum?: string;
+  private readonly writes: Promise<unknown>[] = [];
+  private failure?: { reason: string; status: RunStatus; decisive: boolean };
+  private failTimer?: NodeJS.Timeout;
+  private heartbeatTimer?: NodeJS.Timeout;
+  private readyTimer?: NodeJS.Timeout;
+  private finish!: (s: RunSummary) => void;
+  private readonly finished: Promise<RunSummary>;
+  private summary?: RunSummary;
+
+  constructor(private readonly opts: CoordinatorOptions) {
+    this.log = opts.logger;
+    this.dir = new RunDirectory(opts.outDir);
+    this.finished = new Promise((resolve) => (this.finish = resolve));
+    if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new Error(`--workers must be a positive integer (got ${opts.workers})`);
+  }
+
+  get config(): RunConfig {
+    return this.opts.config;
+  }
+
+  /** Start serving; resolves with the bound port (useful with port 0). */
+  async listen(): Promise<number> {
+    this.dir.writeJson('config.json', { run: this.opts.config, world: this.opts.workers, status: 'admitting' });
+    const http = createServer((req, res) => this.serveStatus(req.url ?? '/', res));
+    this.http = http;
+    this.wss = new WebSocketServer({
+      server: http,
+      maxPayload: this.opts.maxFrameBytes ?? 512 * 1024 * 1024,
+      perMessageDeflate: false,
+    });
+    this.wss.on('connection', (ws, req) => this.onConnection(ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`));
+    this.wss.on('error', (err) => this.log.error({ err }, 'control server error'));
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(this.opts.port ?? 7070, this.opts.host ?? '0.0.0.0', () => resolve());
+    });
+    const port = (http.address() as { port: number }).port;
+    this.log.info({ port, host: this.opts.host ?? '0.0.0.0', out: this.dir.path, runId: this.config.runId }, `coordinator listening, waiting for ${this.opts.workers} worker(s)`);
+    this.heartbeatTimer = setInterval(() => this.checkHeartbeats(), 1000);
+    this.heartbeatTimer.unref();
+    return port;
+  }
+
+  /** Resolves when the run completed or failed; it never rejects because of a worker. */
+  run(): Promise<RunSummary> {
+    return this.finished;
+  }
+
+  /** Stop the run from outside (Ctrl-C): workers are told, artifacts are kept. */
+  abort(reason: string): void {
+    this.fail(reason, 'aborted', true);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.heartbeatTimer);
+    clearTimeout(this.readyTimer);
+    clearTimeout(this.failTimer);
+    for (const l of this.links) l.ws.terminate();
+    await new Promise<void>((r) => (this.wss ? this.wss.close(() => r()) : r()));
+    await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
+    this.dir.close();
+  }
+
+  // ---- admission ------------------------------------------------------------------------------
+
+  private onConnection(ws: WebSocket, remote: string): void {
+    const nonce = newNonce();
+    let link: WorkerLink | undefined;
+    const timer = setTimeout(() => {
+      this.log.warn({ remote }, 'connection did not authenticate in time; closing');
+      ws.close(4408, 'handshake timeout');
+    }, this.opts.handshakeTimeoutMs ?? 10_000);
+
+    const reject = (reason: string, code = 4001) => {
+      this.log.warn({ remote }, `refused connection: ${reason}`);
+      clearTimeout(timer);
+      try {
+        ws.send(encodeMessage({ type: 'reject', reason }));
+      } catch {
+        /* socket already gone */
+      }
+      ws.close(code, reason.slice(0, 120));
+    };
+
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      const buf = toBuffer(data);
+      if (!link) {
+        if (!isBinary) return reject('control frames must be binary msgpack', 4003);
+        if (buf.length > (this.opts.maxHandshakeBytes ?? HANDSHAKE_LIMIT)) return reject(`handshake frame of ${buf.length} bytes exceeds the ${HANDSHAKE_LIMIT}-byte limit`, 4009);
+        let msg: ControlMessage;
+        try {
+          msg = decodeMessage(buf);
+        } catch (err) {
+          return reject((err as Error).message, 4002);
+        }
+        if (msg.type !== 'hello') return reject(`expected hello, got ${msg.type}`, 4002);
+        if (!verifyProof(this.opts.secret, nonce, 'worker', msg.proof)) return reject('authentication failed: the worker does not hold this run\'s shared secret');
+        if (this.phase !== 'admitting') return reject(`run ${this.config.runId} has already formed its ring of ${this.opts.workers}; not admitting`, 4004);
+        clearTimeout(timer);
+        link = new WorkerLink(`w${this.nextId++}`, ws, msg.name, msg.host, msg.dataPort, msg.pid, msg.rankHint, remote);
+        this.admit(link);
+        return;
+      }
+      if (!isBinary) return this.protocolFault(link, 'sent a text frame on the control plane');
+      let msg: ControlMessage;
+      try {
+        msg = decodeMessage(buf);
+      } catch (err) {
+        return this.protocolFault(link, (err as Error).message);
+      }
+      link.lastSeen = Date.now();
+      try {
+        this.onMessage(link, msg);
+      } catch (err) {
+        this.log.error({ err, worker: link.describe() }, `failed to handle ${msg.type}`);
+        this.fail(`coordinator could not handle ${msg.type} from ${link.describe()}: ${(err as Error).message}`, 'failed');
+      }
+    });
+    ws.on('close', (code, reason) => {
+      clearTimeout(timer);
+      if (link) this.onDisconnect(link, code, reason.toString());
+    });
+    ws.on('error', (err) => this.log.warn({ remote, err }, 'control socket error'));
+    ws.send(encodeMessage({ type: 'challenge', nonce, coordinator: hostname() }));
+  }
+
+  private admit(link: WorkerLink): void {
+    this.links.push(link);
+    this.log.info({ worker: link.name, host: link.host, remote: link.remote }, `worker joined (${this.links.length}/${this.opts.workers})`);
+    link.send({ type: 'welcome', workerId: link.id, joined: this.links.length, expected: this.opts.workers });
+    if (this.links.length === this.opts.workers) this.formRing();
+  }
+
+  private formRing(): void {
+    this.phase = 'forming';
+    assignRanks(this.links);
+    this.links.sort((a, b) => a.rank - b.rank);
+    const peers = this.links.map((l) => ({ rank: l.rank, host: l.host, port: l.dataPort }));
+    for (const l of this.links) {
+      l.send({ type: 'assign', rank: l.rank, world: this.links.length, peers, run: this.config, startStep: 0 });
+    }
+    this.log.info({ ranks: this.links.map((l) => `${l.rank}:${l.name}@${l.host}:${l.dataPort}`).join(' ') }, 'ranks assigned; workers are forming the ring');
+    this.readyTimer = setTimeout(() => {
+      const missing = this.links.filter((l) => !this.ready.has(l.rank)).map((l) => l.describe());
+      this.fail(`workers not ready within ${(this.opts.readyTimeoutMs ?? 180_000) / 1000}s: ${missing.join(', ')}`, 'failed');
+    }, this.opts.readyTimeoutMs ?? 180_000);
+  }
+
+  // ---- messages ---------------------------------------------------------------------------------
+
+  private onMessage(link: WorkerLink, msg: ControlMessage): void {
+    switch (msg.type) {
+      case 'heartbeat':
+        return;
+      case 'ready':
+        return this.onReady(link, msg);
+      case 'step':
+        return this.onStep(msg);
+      case 'eval':
+        return this.onEval(msg);
+      case 'params':
+        return this.onParams(msg);
+      case 'done':
+        link.done = true;
+        if (link.rank === 0) this.finalChecksum = msg.checksum;
+        if (this.links.every((l) => l.done)) void this.complete();
+        return;
+      case 'failed':
+        // Wait briefly: when a peer died, its own disconnect is the better explanation than a neighbour's collective error.
+        link.failed = true;
+        return this.fail(`${link.describe()} failed: ${msg.error}`, 'failed', false);
+      default:
+        return this.protocolFault(link, `unexpected ${msg.type} message from a worker`);
+    }
+  }
+
+  private onReady(link: WorkerLink, msg: MessageOf<'ready'>): void {
+    if (this.phase !== 'forming') return;
+    this.ready.set(link.rank, msg);
+    if (this.ready.size < this.links.length) return;
+    clearTimeout(this.readyTimer);
+    const r0 = this.ready.get(0)!;
+    this.dir.writeJson('config.json', {
+      run: this.config,
+      world: this.links.length,
+      backend: r0.backend,
+      numParams: r0.numParams,
+      inputDim: r0.inputDim,
+      trainSize: r0.trainSize,
+      valSize: r0.valSize,
+      stepsPerEpoch: r0.stepsPerEpoch,
+      totalSteps: r0.totalSteps,
+      workers: this.links.map((l) => ({ rank: l.rank, name: l.name, host: l.host, dataPort: l.dataPort, pid: l.pid })),
+    });
+    this.phase = 'training';
+    this.trainStartedAt = Date.now();
+    this.log.info(
+      { backend: r0.backend, params: r0.numParams, train: r0.trainSize, val: r0.valSize, stepsPerEpoch: r0.stepsPerEpoch },
+      `ring of ${this.links.length} ready; training ${r0.totalSteps} steps of ${this.config.batchSize} examples`,
+    );
+    for (const l of this.links) l.send({ type: 'start', t: Date.now() });
+  }
+
+  private onStep(msg: StepReport): void {
+    if (msg.step < this.nextStepToWrite) return;
+    const list = this.pendingSteps.get(msg.step) ?? [];
+    list.push(msg);
+    this.pendingSteps.set(msg.step, list);
+    // Steps complete in order on every rank, so write each once all ranks reported it.
+    for (;;) {
+      const reports = this.pendingSteps.get(this.nextStepToWrite);
+      if (!reports || reports.length < this.links.length) break;
+      this.pendingSteps.delete(this.nextStepToWrite);
+      this.recordStep(reports);
+      this.nextStepToWrite++;
+    }
+  }
+
+  private recordStep(reports: StepReport[]): void {
+    const r0 = reports.find((r) => r.rank === 0) ?? reports[0]!;
+    const max = (k: 'computeMs' | 'commMs' | 'updateMs') => Math.max(...reports.map((r) => r[k]));
+    const samples = reports.reduce((a, r) => a + r.samples, 0);
+    const bytes = reports.reduce((a, r) => a + r.bytesSent, 0);
+    const now = Date.now();
+    this.samples += samples;
+    this.bytesTotal += bytes;
+    this.stepsRecorded++;
+    this.timing.compute += max('computeMs');
+    this.timing.comm += max('commMs');
+    this.timing.update += max('updateMs');
+    this.lastLoss = r0.losses;
+    this.lastEpoch = r0.epoch;
+    this.meter.add(samples, now);
+    this.dir.appendMetrics({
+      type: 'train',
+      step: r0.step,
+      epoch: r0.epoch,
+      time: (now - this.trainStartedAt) / 1000,
+      losses: r0.losses,
+      samples,
+      computeMs: max('computeMs'),
+      commMs: max('commMs'),
+      updateMs: max('updateMs'),
+      bytesSent: bytes,
+      tensors: r0.tensors,
+    });
+    const total = this.ready.get(0)?.totalSteps ?? 0;
+    const last = r0.step + 1 >= total;
+    if (last || now - this.lastProgress >= (this.opts.progressIntervalMs ?? 1000)) {
+      this.lastProgress = now;
+      const losses = Object.entries(r0.losses).map(([t, v]) => `${t}=${formatMetric(v)}`).join(' ');
+      const elapsed = (now - this.trainStartedAt) / 1000;
+      const rate = this.meter.rate() || this.samples / Math.max(elapsed, 1e-3);
+      const eta = rate > 0 ? ((total - r0.step - 1) * this.config.batchSize) / rate : 0;
+      this.log.info(
+        `step ${r0.step + 1}/${total} epoch ${r0.epoch} | loss ${losses} | ${formatCount(rate)} samples/s | comm ${formatMetric(max('commMs'))} ms | eta ${Math.ceil(eta)}s`,
+      );
+    }
+  }
+
+  private onEval(msg: MessageOf<'eval'>): void {
+    this.lastEval = msg.metrics;
+    this.dir.appendMetrics({ type: 'eval', step: msg.step, epoch: msg.epoch, time: (Date.now() - this.trainStartedAt) / 1000, metrics: msg.metrics });
+    const text = Object.entries(msg.metrics)
+      .map(([t, m]) => `${t}: ${Object.entries(m).map(([k, v]) => `${k}=${formatMetric(v)}`).join(' ')}`)
+      .join(' | ');
+    this.log.info(`validation after step ${msg.step} (epoch ${msg.epoch}): ${text}`);
+  }
+
+  private onParams(msg: MessageOf<'params'>): void {
+    const r0 = this.ready.get(0);
+    if (!r0) throw new Error('parameters arrived before the ring was ready');
+    const params = bytesToFloat32(msg.params);
+    if (params.length !== r0.numParams) throw new Error(`parameter buffer holds ${params.length} values, the model has ${r0.numParams}`);
+    const spec: ModelArtifactSpec = { config: this.config, inputDim: r0.inputDim };
+    const name = `checkpoints/step-${msg.step}`;
+    const files: Record<string, Uint8Array | string> = {
+      'params.bin': msg.params,
+      'state.json': JSON.stringify({ step: msg.step, checksum: msg.checksum, runId: this.config.runId, optimizerStepCount: msg.optimizer.stepCount, optimizerBuffers: msg.optimizer.buffers.length }, null, 2),
+    };
+    msg.optimizer.buffers.forEach((b, i) => (files[`optimizer-${i}.bin`] = b));
+    this.dir.writeDirectory(name, files);
+    if (msg.reason === 'final') {
+      const write = saveModel(spec, params, this.dir.file('model')).then(
+        () => this.log.info({ dir: this.dir.file('model') }, 'model saved (TensorFlow.js layers format)'),
+        (err: Error) => this.log.error({ err }, 'saving the model failed'),
+      );
+      this.writes.push(write);
+    } else {
+      this.log.info({ step: msg.step }, `checkpoint written to ${name}`);
+    }
+  }
+
+  // ---- faults ----------------------------------------------------------------------------------
+
+  private protocolFault(link: WorkerLink, what: string): void {
+    this.log.error({ worker: link.describe() }, `protocol error: ${what}`);
+    link.ws.close(4002, 'protocol error');
+    // The close handler decides whether this costs the run.
+  }
+
+  private onDisconnect(link: WorkerLink, code: number, reason: string): void {
+    link.closed = true;
+    if (this.phase === 'admitting') {
+      const i = this.links.indexOf(link);
+      if (i >= 0) this.links.splice(i, 1);
+      this.log.warn({ worker: link.name }, `worker left before the ring formed (${this.links.length}/${this.opts.workers} joined)`);
+      return;
+    }
+    if (this.phase === 'finished' || link.done || link.failed) return;
+    const why = reason ? `${code} ${reason}` : `code ${code}`;
+    this.fail(`${link.describe()} disconnected at step ${this.nextStepToWrite} (${why})`, 'failed', true);
+  }
+
+  private checkHeartbeats(): void {
+    if (this.phase !== 'training' && this.phase !== 'forming') return;
+    const limit = this.config.heartbeatTimeout * 1000;
+    const now = Date.now();
+    for (const l of this.links) {
+      if (!l.done && !l.closed && now - l.lastSeen > limit) {
+        this.fail(`${l.describe()} missed heartbeats for ${this.config.heartbeatTimeout}s at step ${this.nextStepToWrite}`, 'failed', true);
+        l.ws.terminate();
+        return;
+      }
+    }
+  }
+
+  /**
+   * Fail the run once. A direct cause (a disconnect, a missed heartbeat, Ctrl-C) is decisive; a worker's
+   * own failure report waits a moment, because when a peer died its disconnect is the better explanation
+   * than a neighbour's collective error.
+   */
+  private fail(reason: string, status: RunStatus, decisive = true): void {
+    if (this.phase === 'finished') return;
+    if (this.failure && (this.failure.decisive || !decisive)) return;
+    this.failure = { reason, status, decisive };
+    clearTimeout(this.failTimer);
+    this.failTimer = setTimeout(() => void this.stopWithFailure(), decisive ? 0 : 500);
+  }
+
+  private async stopWithFailure(): Promise<void> {
+    if (this.phase === 'finished' || !this.failure) return;
+    const { reason, status } = this.failure;
+    this.phase = 'finished';
+    this.log.error(`run ${status}: ${reason}`);
+    for (const l of this.links) {
+      l.send({ type: 'abort', reason });
+      l.send({ type: 'shutdown', status });
+    }
+    await this.writeSummary(status, reason);
+  }
+
+  // ---- completion ------------------------------------------------------------------------------
+
+  private async complete(): Promise<void> {
+    if (this.phase === 'finished') return;
+    this.phase = 'finished';
+    await Promise.all(this.writes);
+    const summary = await this.writeSummary('completed');
+    for (const l of this.links) l.send({ type: 'shutdown', status: 'completed' });
+    const table = metricTable(summary.finalMetrics, summary.finalTrainLoss);
+    process.stdout.write(`\nrun ${summary.runId} completed: ${summary.steps} steps, ${formatCount(summary.samplesPerSec)} samples/s, ${summary.wallTimeSec.toFixed(1)} s wall, world ${summary.world}, backend ${summary.backend}\n${table}\nartifacts: ${this.dir.path}\n`);
+  }
+
+  private async writeSummary(status: RunStatus, error?: string): Promise<RunSummary> {
+    await Promise.all(this.writes);
+    const r0 = this.ready.get(0);
+    const trainTime = this.trainStartedAt ? (Date.now() - this.trainStartedAt) / 1000 : 0;
+    const steps = this.stepsRecorded;
+    const samplesPerSec = trainTime > 0 ? this.samples / trainTime : 0;
+    const flops = r0?.flopsPerExample ?? 0;
+    const summary: RunSummary = {
+      runId: this.config.runId,
+      status,
+      ...(error ? { error } : {}),
+      variant: this.config.variant,
+      world: this.links.length,
+      backend: r0?.backend ?? 'unknown',
+      steps,
+      stepsPlanned: r0?.totalSteps ?? 0,
+      epochs: r0 && r0.stepsPerEpoch > 0 ? steps / r0.stepsPerEpoch : 0,
+      stepsPerEpoch: r0?.stepsPerEpoch ?? 0,
+      trainSize: r0?.trainSize ?? 0,
+      valSize: r0?.valSize ?? 0,
+      numParams: r0?.numParams ?? 0,
+      wallTimeSec: (Date.now() - this.startedAt) / 1000,
+      trainTimeSec: trainTime,
+      samples: this.samples,
+      samplesPerSec,
+      flopsPerExample: flops,
+      gflopsPerWorker: this.links.length ? (samplesPerSec * flops) / this.links.length / 1e9 : 0,
+      meanStepMs: {
+        compute: steps ? this.timing.compute / steps : 0,
+        comm: steps ? this.timing.comm / steps : 0,
+        update: steps ? this.timing.update / steps : 0,
+        total: steps ? (trainTime * 1000) / steps : 0,
+      },
+      bytesSentPerStep: steps ? this.bytesTotal / steps : 0,
+      bytesSentTotal: this.bytesTotal,
+      finalTrainLoss: this.lastLoss,
+      finalMetrics: this.lastEval,
+      ...(this.finalChecksum ? { checksum: this.finalChecksum } : {}),
+      workers: this.links.map((l) => ({ rank: l.rank, name: l.name, host: l.host, pid: l.pid })),
+    };
+    this.dir.writeJson('summary.json', summary);
+    this.dir.close();
+    this.summary = summary;
+    this.finish(summary);
+    return summary;
+  }
+
+  private serveStatus(url: string, res: import('node:http').ServerResponse): void {
+    if (url === '/status' || url === '/') {
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        JSON.stringify({
+          runId: this.config.runId,
+          phase: this.phase,
+          joined: this.links.length,
+          expected: this.opts.workers,
+          step: this.nextStepToWrite,
+          epoch: this.lastEpoch,
+          samplesPerSec: this.meter.rate(),
+          loss: this.lastLoss,
+          validation: this.lastEval,
+          summary: this.summary ?? null,
+        }),
+      );
+      return;
+    }
+    res.statusCode = 404;
+    res.end('not found\n');
+  }
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data as ArrayBuffer);
+}

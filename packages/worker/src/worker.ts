@@ -1,0 +1,96 @@
+import { hostname } from 'node:os';
+import { PeerListener, ProcessGroup } from '@mtl/collective';
+import { float32ToBytes, type Logger } from '@mtl/protocol';
+import { selectBackend, type BackendName } from '@mtl/mtl';
+import { ControlClient } from './control-client';
+import { datasetsFor } from './datasets';
+import { DistributedTrainer } from './training/distributed-trainer';
+
+export interface WorkerOptions {
+  /** ws://host:port of the coordinator. */
+  coordinator: string;
+  secret: string;
+  logger: Logger;
+  name?: string;
+  /** Address this worker's peers dial (what the coordinator hands out); defaults to the host name. */
+  advertiseHost?: string;
+  /** Interface the data-plane listener binds. */
+  bindHost?: string;
+  /** Data-plane port (0 = any free port). */
+  dataPort?: number;
+  rankHint?: number;
+  /** Override the run's backend on this host (e.g. a GPU box in a CPU cluster). */
+  backend?: BackendName;
+}
+
+export type WorkerExit = { status: 'completed' | 'failed' | 'aborted'; error?: string };
+
+/** Join a coordinator, train the assigned rank to the end, and report how it ended. */
+export async function runWorker(opts: WorkerOptions): Promise<WorkerExit> {
+  const log = opts.logger;
+  const listener = await PeerListener.listen({ host: opts.bindHost ?? '0.0.0.0', port: opts.dataPort ?? 0, secret: opts.secret });
+  const name = opts.name ?? `${hostname()}-${process.pid}`;
+  const control = new ControlClient({
+    url: opts.coordinator,
+    secret: opts.secret,
+    name,
+    advertiseHost: opts.advertiseHost ?? hostname(),
+    dataPort: listener.port,
+    ...(opts.rankHint !== undefined ? { rankHint: opts.rankHint } : {}),
+  });
+  let group: ProcessGroup | undefined;
+  let trainer: DistributedTrainer | undefined;
+  let rank: number | undefined;
+  control.on('abort', (reason: string) => group?.abort(new Error(`run aborted by the coordinator: ${reason}`)));
+  control.on('lost', (err: Error) => group?.abort(err));
+  try {
+    const welcome = await control.connect();
+    log.info({ coordinator: opts.coordinator, dataPort: listener.port }, `joined as ${welcome.workerId} (${welcome.joined}/${welcome.expected}); waiting for the ring to form`);
+    const assign = await control.next('assign');
+    rank = assign.rank;
+    const run = assign.run;
+    const { backend, tf } = await selectBackend(opts.backend ?? run.backend);
+    log.info({ rank, world: assign.world, backend, runId: run.runId }, `assigned rank ${rank} of ${assign.world}`);
+    const { train, val } = datasetsFor(run);
+    group = await ProcessGroup.connect({ rank, world: assign.world, peers: assign.peers, listener, secret: opts.secret, runId: run.runId });
+    group.on('peer-lost', (peer: number, reason: string) => log.error({ peer }, `lost peer rank ${peer}: ${reason}`));
+    trainer = new DistributedTrainer(group, run, train, val);
+    await trainer.synchronizeInitialState();
+    const info = trainer.info;
+    control.send({ type: 'ready', rank, backend, tensors: tf.memory().numTensors, ...info });
+    await control.next('start');
+    const r = rank;
+    const checksum = await trainer.run({
+      onStep: (s) => control.send({ type: 'step', rank: r, ...s, tensors: tf.memory().numTensors }),
+      onEval: (step, epoch, metrics) => {
+        if (r === 0) control.send({ type: 'eval', step, epoch, metrics });
+      },
+      onParams: (step, reason, params, optimizer, sum) =>
+        control.send({
+          type: 'params',
+          step,
+          reason,
+          params: float32ToBytes(params),
+          checksum: sum,
+          optimizer: { stepCount: optimizer.stepCount, buffers: optimizer.buffers.map(float32ToBytes) },
+        }),
+      tensorCount: () => tf.memory().numTensors,
+    });
+    control.send({ type: 'done', rank, step: info.totalSteps, checksum });
+    const shutdown = await control.waitShutdown(30_000);
+    log.info({ rank }, `finished (${shutdown?.status ?? 'coordinator gone'})`);
+    return { status: shutdown?.status === 'failed' ? 'failed' : 'completed' };
+  } catch (err) {
+    const message = (err as Error).message;
+    const aborted = /aborted by the coordinator/.test(message);
+    if (aborted) log.warn({ rank }, message);
+    else log.error({ rank, err }, `worker failed: ${message}`);
+    control.send({ type: 'failed', ...(rank !== undefined ? { rank } : {}), error: message });
+    return { status: aborted ? 'aborted' : 'failed', error: message };
+  } finally {
+    trainer?.dispose();
+    await group?.close().catch(() => undefined);
+    control.close();
+    await listener.close().catch(() => undefined);
+  }
+}
