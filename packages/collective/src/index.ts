@@ -1,0 +1,4 @@
+export { PeerListener, DEFAULT_MAX_FRAME_BYTES } from './listener';
+export { ProcessGroup, DEFAULT_CHUNK_BYTES } from './group';
+export type { PeerAddress, ConnectOptions, GroupStats } from './group';
+export { CollectiveError } from './errors';

@@ -1,0 +1,75 @@
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const pkg = join(__dirname, '..');
+const fixture = join(__dirname, 'fixtures', 'rank.js');
+
+beforeAll(() => {
+  // The children run the compiled package; make sure dist is current (incremental, fast when it is).
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-b', pkg], { stdio: 'inherit' });
+}, 60_000);
+
+type Msg = Record<string, unknown>;
+
+/** Start W rank processes, hand them the peer list, and collect their messages. */
+async function spawnWorld(W: number, mode: string): Promise<{ kids: ChildProcess[]; inbox: Msg[][]; next: (r: number, key: string) => Promise<Msg> }> {
+  const kids = Array.from({ length: W }, (_, rank) => fork(fixture, [], { env: { ...process.env, RANK: String(rank), WORLD: String(W) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const inbox: Msg[][] = kids.map(() => []);
+  const waiters: { r: number; key: string; resolve: (m: Msg) => void }[] = [];
+  kids.forEach((k, r) =>
+    k.on('message', (m: Msg) => {
+      inbox[r]!.push(m);
+      for (const w of waiters.filter((w) => w.r === r && w.key in m)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(m);
+      }
+    }),
+  );
+  const next = (r: number, key: string) =>
+    new Promise<Msg>((resolve) => {
+      const have = inbox[r]!.find((m) => key in m);
+      if (have) resolve(have);
+      else waiters.push({ r, key, resolve });
+    });
+  const ports = await Promise.all(kids.map(async (_, r) => (await next(r, 'port'))['port'] as number));
+  const peers = ports.map((port, rank) => ({ rank, host: '127.0.0.1', port }));
+  for (const k of kids) k.send({ peers, mode });
+  return { kids, inbox, next };
+}
+
+describe('across processes', () => {
+  it('allReduce, broadcast, allGather and barrier agree bit for bit across 3 processes', async () => {
+    const W = 3;
+    const { kids, next } = await spawnWorld(W, 'ops');
+    const results = await Promise.all(kids.map((_, r) => next(r, 'allReduceHash')));
+    for (const res of results) {
+      expect(res['allReduceHash']).toBe(results[0]!['allReduceHash']);
+      expect(res['maxErr']).toBeLessThan(1e-5);
+      expect(res['broadcastHash']).toBe(results[0]!['broadcastHash']);
+      expect(res['gathered']).toEqual([0, 0, 1, 10, 2, 20]);
+      expect((res['stats'] as { ops: number }).ops).toBe(4);
+    }
+    await Promise.all(kids.map((k) => (k.exitCode === null ? once(k, 'exit') : undefined)));
+    expect(kids.map((k) => k.exitCode)).toEqual([0, 0, 0]);
+  }, 30_000);
+
+  it('killing one process mid-allReduce makes every other rank reject naming it', async () => {
+    const W = 3;
+    const victim = 1;
+    const { kids, next, inbox } = await spawnWorld(W, 'loop');
+    await Promise.all(kids.map((_, r) => next(r, 'looping')));
+    kids[victim]!.kill('SIGKILL');
+    for (const r of [0, 2]) {
+      const m = await next(r, 'error');
+      const err = m['error'] as { name: string; peer: number; message: string };
+      expect(err.name).toBe('CollectiveError');
+      expect(err.peer).toBe(victim);
+      expect(err.message).toMatch(new RegExp(`peer ${victim}`));
+      expect(m['ops']).toBeGreaterThanOrEqual(2);
+      expect(inbox[r]!.find((x) => 'peerLost' in x)?.['peerLost']).toBe(victim);
+    }
+    await Promise.all(kids.map((k) => (k.exitCode === null && k.signalCode === null ? once(k, 'exit') : undefined)));
+  }, 30_000);
+});
