@@ -8,6 +8,7 @@
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { PeerListener, ProcessGroup, type PeerAddress } from '@mtl/collective';
 
 const SECRET = 'bench-secret-0123456789';
@@ -17,7 +18,7 @@ function arg(name: string, dflt: number): number {
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 }
 
-type Msg = { port: number } | { peers: PeerAddress[] } | { times: number[]; bytesSent: number };
+type Msg = { port: number } | { peers: PeerAddress[] } | { times: number[]; cpuPerOp: number; gcPerOp: number; bytesSent: number };
 
 async function child(): Promise<void> {
   const rank = Number(process.env['BENCH_RANK']);
@@ -34,13 +35,23 @@ async function child(): Promise<void> {
   // Like nccl-tests: time a run of back-to-back ops and divide, so per-op
   // scheduling skew between the processes averages out.
   const times: number[] = [];
+  let gcMs = 0;
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcMs += e.duration;
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  const cpu0 = process.cpuUsage();
   for (let round = 0; round < 5; round++) {
     await group.barrier();
     const t0 = process.hrtime.bigint();
     for (let k = 0; k < iters; k++) await group.allReduce(buf);
     times.push(Number(process.hrtime.bigint() - t0) / 1e9 / iters);
   }
-  process.send!({ times, bytesSent: group.stats.bytesSent } satisfies Msg);
+  const cpu = process.cpuUsage(cpu0);
+  // CPU seconds per op: on a machine shared with other work this, not wall time, shows what the code costs.
+  const cpuPerOp = (cpu.user + cpu.system) / 1e6 / (5 * iters);
+  obs.disconnect();
+  process.send!({ times, cpuPerOp, gcPerOp: gcMs / 1e3 / (5 * iters), bytesSent: group.stats.bytesSent } satisfies Msg);
   await group.close();
   await listener.close();
 }
@@ -51,7 +62,7 @@ async function main(): Promise<void> {
   const kids = Array.from({ length: world }, (_, rank) => fork(__filename, process.argv.slice(2), { env: { ...process.env, BENCH_RANK: String(rank) } }));
   const ports = await Promise.all(kids.map(async (k) => ((await once(k, 'message')) as [{ port: number }])[0].port));
   const peers = ports.map((port, rank) => ({ rank, host: '127.0.0.1', port }));
-  const results = kids.map(async (k) => ((await once(k, 'message')) as [{ times: number[] }])[0]);
+  const results = kids.map(async (k) => ((await once(k, 'message')) as [{ times: number[]; cpuPerOp: number; gcPerOp: number }])[0]);
   for (const k of kids) k.send({ peers });
   const res = await Promise.all(results);
   // An op is as slow as its slowest rank.
@@ -64,6 +75,10 @@ async function main(): Promise<void> {
   console.log(
     `allReduce ${mib} MiB, W=${world}, chunk ${arg('chunk-kib', 512)} KiB: ${(median * 1e3).toFixed(1)} ms per op (median of 5 rounds), ` +
       `bus bandwidth median ${((bytes * factor) / median / 1e9).toFixed(2)} GB/s, best round ${((bytes * factor) / best / 1e9).toFixed(2)} GB/s`,
+  );
+  const cpu = Math.max(...res.map((r) => r.cpuPerOp));
+  console.log(
+    `CPU per op per rank ${(cpu * 1e3).toFixed(1)} ms (user+sys, of which GC ${(Math.max(...res.map((r) => r.gcPerOp)) * 1e3).toFixed(1)} ms); with a free core per rank that bounds bus bandwidth at ${((bytes * factor) / cpu / 1e9).toFixed(2)} GB/s`,
   );
 }
 

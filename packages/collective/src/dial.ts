@@ -37,15 +37,30 @@ function zeroMask(mask: Uint8Array): void {
   mask[0] = mask[1] = mask[2] = mask[3] = 0;
 }
 
-class Refused extends Error {}
+class Refused extends Error {
+  constructor(
+    message: string,
+    readonly code: number = CloseCode.Handshake,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Refusals that can be transient during a re-form: the peer's listener still
+ * serves the previous generation, or has no group attached yet. Retried until
+ * the deadline; the last reason ends up in the timeout error.
+ */
+const TRANSIENT_REFUSALS: ReadonlySet<number> = new Set([CloseCode.WrongRun, CloseCode.NoGroup]);
 
 const RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EAI_AGAIN', 'EPIPE']);
 
 /**
  * Dial a higher-ranked peer and authenticate. The peer's listener may not be
  * accepting yet (it is up before the join, but a host can be slow), so refused
- * connections are retried with backoff until the deadline; a refusal by the
- * listener (bad secret, wrong run, ...) is final.
+ * connections are retried with backoff until the deadline, as are transient
+ * refusals (wrong run, no group: the peer may still be on the previous
+ * generation). A refusal for bad credentials or configuration is final.
  */
 export async function dialPeer(o: DialOptions): Promise<Dialled> {
   const where = `peer ${o.peer} at ${o.host}:${o.port}`;
@@ -60,12 +75,16 @@ export async function dialPeer(o: DialOptions): Promise<Dialled> {
     try {
       return await attempt(o, remaining);
     } catch (err) {
-      if (err instanceof Refused) throw new CollectiveError(`${where} refused the connection: ${err.message}`, { peer: o.peer });
-      const code = (err as NodeJS.ErrnoException).code;
       last = (err as Error).message;
       if (err instanceof TimeoutError) continue;
-      if (code !== undefined && !RETRYABLE.has(code) && !/socket hang up|Unexpected server response/.test(last)) {
-        throw new CollectiveError(`cannot connect to ${where}: ${last}`, { peer: o.peer, cause: err });
+      if (err instanceof Refused) {
+        if (!TRANSIENT_REFUSALS.has(err.code)) throw new CollectiveError(`${where} refused the connection: ${err.message}`, { peer: o.peer });
+        last = `refused: ${err.message}`;
+      } else {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== undefined && !RETRYABLE.has(code)) {
+          throw new CollectiveError(`cannot connect to ${where}: ${last}`, { peer: o.peer, cause: err });
+        }
       }
     }
     await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, o.deadline - Date.now()))));
@@ -105,7 +124,7 @@ function attempt(o: DialOptions, remaining: number): Promise<Dialled> {
     });
     ws.on('close', (code, reason) => {
       const text = reason.toString();
-      if (REJECT_CODES.has(code)) fail(new Refused(text || `close code ${code}`));
+      if (REJECT_CODES.has(code)) fail(new Refused(text || `close code ${code}`, code));
       else fail(Object.assign(new Error(`connection closed during handshake (code ${code}${text ? `: ${text}` : ''})`), { code: 'ECONNRESET' }));
     });
     ws.on('message', (data, isBinary) => {

@@ -80,7 +80,7 @@ export class Mesh {
     if (!waiting) return;
     this.orphans.delete(g.id);
     for (const e of waiting) {
-      e.link.earlyBytes -= e.frame.length;
+      this.unstashed(e.link, e.frame.length);
       this.deliver(e.link, () => g.route(e.link, e.h, e.frame));
     }
   }

@@ -110,6 +110,26 @@ describe('peer authentication', () => {
     await l0!.close();
   });
 
+  it('a dialler of the next generation keeps retrying while the peer still serves the previous one', async () => {
+    const ls = await listeners(2);
+    const peers = ls.map((l, rank) => ({ rank, host: '127.0.0.1', port: l.port }));
+    const connect = (rank: number, runId: string, timeoutMs: number) =>
+      ProcessGroup.connect({ rank, world: 2, peers, listener: ls[rank]!, secret: SECRET, runId, timeoutMs });
+    // Rank 1 is still waiting in generation 1 when rank 0 dials for generation 2.
+    const stale = connect(1, 'gen-1', 300).catch((e: unknown) => e);
+    const g0 = connect(0, 'gen-2', 5000);
+    const staleErr = (await stale) as CollectiveError;
+    expect(staleErr).toBeInstanceOf(CollectiveError);
+    expect(staleErr.message).toMatch(/last refused dialler: rank 0: wrong run: dialler is in run "gen-2", this worker is in run "gen-1"/);
+    const g1 = await connect(1, 'gen-2', 5000);
+    const groups = [await g0, g1];
+    const bufs = [Float32Array.of(2), Float32Array.of(3)];
+    await Promise.all(groups.map((g, r) => g.allReduce(bufs[r]!)));
+    expect(bufs[0]![0]).toBe(5);
+    await Promise.all(groups.map((g) => g.close()));
+    await Promise.all(ls.map((l) => l.close()));
+  });
+
   it('a new generation can attach to the same listener after the old group ended', async () => {
     const ls = await listeners(2);
     const gen1 = await Promise.all(connectAll(ls, { runIds: ['gen-1', 'gen-1'] }));
