@@ -112,7 +112,7 @@ export class PeerListener {
         refuse(ws, CloseCode.AuthFailed, reason);
         return;
       }
-      // Hold further messages (there should be none before our welcome) until the socket is placed.
+      // A dialler must wait for our welcome before sending anything else.
       ws.on('message', () => refuse(ws, CloseCode.Handshake, 'data before welcome'));
       if (this.attachment) {
         this.place(ws, hello);
