@@ -354,7 +354,7 @@ export class Coordinator {
       const rate = this.meter.rate() || this.samples / Math.max(elapsed, 1e-3);
       const eta = rate > 0 ? ((total - r0.step - 1) * this.config.batchSize) / rate : 0;
       this.log.info(
-        `step ${r0.step + 1}/${total} epoch ${r0.epoch} | loss ${losses} | ${formatCount(rate)} samples/s | comm ${formatMetric(max('commMs'))} ms | eta ${Math.ceil(eta)}s`,
+        `step ${r0.step + 1}/${total} epoch ${r0.epoch} | loss ${losses} | ${formatCount(rate)} samples/s | comm ${max('commMs').toFixed(1)} ms | eta ${Math.ceil(eta)}s`,
       );
     }
   }

@@ -85,6 +85,10 @@ async function tryOne(name: Exclude<BackendName, 'auto'>): Promise<{ backend: st
     case 'cpu': {
       const tf = tfRef();
       await activate(tf, 'cpu');
+      // The pure-JS backend prints an "install tfjs-node" banner on first use; the choice is already
+      // logged and recorded, so mark it as used instead of letting it reach every process's output.
+      const cpu = tf.backend() as unknown as { firstUse?: boolean };
+      if (typeof cpu.firstUse === 'boolean') cpu.firstUse = false;
       return { backend: 'cpu', tf };
     }
     default:

@@ -83,6 +83,7 @@ export const messageSchemas = {
 } as const;
 
 export type MessageType = keyof typeof messageSchemas;
-export type MessageOf<T extends MessageType> = { type: T } & z.infer<(typeof messageSchemas)[T]>;
-export type ControlMessage = { [T in MessageType]: MessageOf<T> }[MessageType];
+export type ControlMessage = { [T in MessageType]: { type: T } & z.infer<(typeof messageSchemas)[T]> }[MessageType];
+/** The message(s) of the given type(s); distributes over unions so `MessageOf<'a' | 'b'>` narrows on `type`. */
+export type MessageOf<T extends MessageType> = Extract<ControlMessage, { type: T }>;
 export type PeerInfo = z.infer<typeof peer>;

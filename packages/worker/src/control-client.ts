@@ -75,16 +75,16 @@ export class ControlClient extends EventEmitter {
   /** Resolve with the next message of one of the given types; abort/shutdown always wake the waiter. */
   next<T extends MessageType>(...types: T[]): Promise<MessageOf<T>> {
     const i = this.queue.findIndex((m) => (types as MessageType[]).includes(m.type));
-    if (i >= 0) return Promise.resolve(this.queue.splice(i, 1)[0] as MessageOf<T>);
+    if (i >= 0) return Promise.resolve(this.queue.splice(i, 1)[0] as unknown as MessageOf<T>);
     if (this.closedError) return Promise.reject(this.closedError);
     return new Promise((resolve, reject) => {
-      this.waiter = { types, resolve: resolve as (m: ControlMessage) => void, reject };
+      this.waiter = { types, resolve: resolve as unknown as (m: ControlMessage) => void, reject };
     });
   }
 
   /** Wait for the coordinator's shutdown order (after `done`), tolerating a close that follows it. */
   async waitShutdown(timeoutMs: number): Promise<MessageOf<'shutdown'> | undefined> {
-    const timer = new Promise<undefined>((r) => setTimeout(r, timeoutMs).unref());
+    const timer = new Promise<undefined>((r) => setTimeout(() => r(undefined), timeoutMs).unref());
     return Promise.race([this.next('shutdown').catch(() => undefined), timer]);
   }
 
