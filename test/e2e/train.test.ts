@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { fileSystemHandler } from '@mtl/mtl';
-import { mtl, readJson, readJsonl, tempDir } from './harness';
+import { MtlModel, fileSystemHandler } from '@mtl/mtl';
+import { modelSpecOf } from '@mtl/coordinator';
+import { finalParams, maxAbsDiff, mtl, readJson, readJsonl, tempDir } from './harness';
 
 describe('mtl train: coordinator + 2 workers on loopback', () => {
   it('trains, the loss falls, artifacts exist and the saved model loads', async () => {
@@ -57,9 +58,14 @@ describe('mtl train: coordinator + 2 workers on loopback', () => {
 
   it('--steps 0 writes the initialised model', async () => {
     const out = join(tempDir('steps0'), 'run');
-    const res = await mtl(['train', '--workers', '1', '--out', out, '--steps', '0', '--backend', 'cpu', '--examples', '512']);
+    const res = await mtl(['train', '--workers', '2', '--out', out, '--steps', '0', '--backend', 'cpu', '--examples', '512', '--seed', '5']);
     expect(res.code, res.stderr).toBe(0);
     expect(existsSync(join(out, 'model', 'model.json'))).toBe(true);
     expect(readJson(join(out, 'summary.json')).steps).toBe(0);
+    // Exactly the seeded initialisation, so runs can be compared from the same start.
+    await tf.setBackend('cpu');
+    const fresh = MtlModel.create(modelSpecOf(readJson(join(out, 'config.json')).run, 16), 5);
+    expect(maxAbsDiff(finalParams(out), fresh.getParams())).toBe(0);
+    fresh.dispose();
   });
 });
