@@ -3,6 +3,7 @@
 // is loaded its exported object is the one to use.
 import { dirname } from 'node:path';
 import type * as tfTypes from '@tensorflow/tfjs';
+import { registerFastWasmMatMul } from './ops/wasm-kernels';
 
 export type TF = typeof tfTypes;
 export type BackendName = 'auto' | 'node-gpu' | 'node' | 'wasm' | 'cpu';
@@ -79,6 +80,10 @@ async function tryOne(name: Exclude<BackendName, 'auto'>): Promise<{ backend: st
         wasm.setWasmPaths(dirname(wasmFile) + '/');
         wasmPathsSet = true;
       }
+      // Transposed products (every backward pass) fall off the wasm fast path; replace the matMul
+      // kernels by name with ones that transpose explicitly first (ops/wasm-kernels.ts).
+      // MTL_WASM_STOCK_MATMUL=1 keeps the stock kernels, for A/B measurements.
+      if (process.env.MTL_WASM_STOCK_MATMUL !== '1') registerFastWasmMatMul(tf);
       await activate(tf, 'wasm');
       return { backend: 'wasm', tf };
     }

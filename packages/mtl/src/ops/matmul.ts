@@ -4,10 +4,15 @@
 // "Compute backends"); an explicit transpose is O(n*k) and cheap by comparison.
 import type { Tensor } from '@tensorflow/tfjs';
 import type { TF } from '../backend';
+import { fastWasmMatMulRegistered } from './wasm-kernels';
 
-/** x @ w, using matMulFastGrad where it pays (wasm); elsewhere the stock op and gradient. */
+/**
+ * x @ w. On wasm with the fast kernels registered (ops/wasm-kernels.ts, done by selectBackend) the
+ * stock op and gradient are already fast, and the stock gradient skips the input gradient of the
+ * first layer, which a customGrad cannot; without them, matMulFastGrad. Elsewhere the stock op.
+ */
 export function denseMatMul(tf: TF, x: Tensor, w: Tensor): Tensor {
-  return tf.getBackend() === 'wasm' ? matMulFastGrad(tf, x, w) : tf.matMul(x, w);
+  return tf.getBackend() === 'wasm' && !fastWasmMatMulRegistered() ? matMulFastGrad(tf, x, w) : tf.matMul(x, w);
 }
 
 export function matMulFastGrad(tf: TF, x: Tensor, w: Tensor): Tensor {
