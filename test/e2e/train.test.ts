@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { MtlModel, fileSystemHandler } from '@mtl/mtl';
-import { modelSpecOf } from '@mtl/coordinator';
+import { modelSpecOf } from '@mtl/protocol';
 import { finalParams, maxAbsDiff, mtl, readJson, readJsonl, tempDir } from './harness';
 
 describe('mtl train: coordinator + 2 workers on loopback', () => {

@@ -10,6 +10,8 @@ export function addRunOptions(cmd: Command): Command {
   return cmd
     .option('-c, --config <file>', 'run file (YAML or JSON); flags override its fields')
     .option('--run-id <id>', 'name of the run (default: run-<date>-<random>)')
+    .addOption(new Option('--variant <name>', 'distributed: one multi-task dataset over all workers; parallel: each task its own data and worker group').choices(['distributed', 'parallel']))
+    .option('--placement <map>', 'parallel variant: task groups as task=rank,rank;task=rank (default round-robin)', parsePlacement)
     .option('--steps <n>', 'global optimisation steps', nonNegativeInt('--steps'))
     .option('--epochs <n>', 'train for this many epochs instead of --steps', positiveInt('--epochs'))
     .option('--batch-size <n>', 'examples per step across all workers (independent of the worker count)', positiveInt('--batch-size'))
@@ -40,6 +42,8 @@ export function addRunOptions(cmd: Command): Command {
 export interface RunFlags {
   config?: string;
   runId?: string;
+  variant?: string;
+  placement?: Record<string, number[]>;
   steps?: number;
   epochs?: number;
   batchSize?: number;
@@ -115,6 +119,8 @@ export function resolveRunConfig(flags: RunFlags, extra: Record<string, unknown>
     if (v !== undefined) obj[key] = v;
   };
   set(cfg, 'runId', flags.runId ?? cfg.runId ?? defaultRunId());
+  set(cfg, 'variant', flags.variant);
+  set(cfg, 'placement', flags.placement);
   set(cfg, 'steps', flags.steps);
   set(cfg, 'epochs', flags.epochs);
   set(cfg, 'batchSize', flags.batchSize);
@@ -208,6 +214,16 @@ function intList(flag: string, allowEmpty = false) {
     return v.split(',').map((part) => positiveInt(flag)(part.trim()));
   };
 }
+function parsePlacement(v: string): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const part of v.split(';').filter((p) => p.trim())) {
+    const [task, ranks] = part.split('=');
+    if (!task || ranks === undefined) throw new InvalidArgumentError(`--placement expects task=rank,rank;task=rank, got '${part}'`);
+    out[task.trim()] = ranks.split(',').map((r) => nonNegativeInt('--placement rank')(r.trim()));
+  }
+  return out;
+}
+
 function parseTasks(v: string): Array<{ name: string; type: string; weight?: number }> {
   return v.split(',').map((spec) => {
     const parts = spec.trim().split(':');

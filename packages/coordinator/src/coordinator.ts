@@ -16,6 +16,7 @@ import { RunDirectory } from './run-directory';
 import { WorkerLink, assignRanks } from './worker-link';
 import { ThroughputMeter, formatCount, formatMetric, metricTable } from './progress';
 import { saveModel, type ModelArtifactSpec } from './model-writer';
+import { describePlacement, placeTasks, type Placement } from './placement';
 
 export interface CoordinatorOptions {
   config: RunConfig;
@@ -49,6 +50,9 @@ export interface RunSummary {
   steps: number;
   stepsPlanned: number;
   epochs: number;
+  /** Epochs of each task's own training set (they differ in the parallel variant). */
+  taskEpochs: Record<string, number>;
+  placement?: Placement;
   stepsPerEpoch: number;
   trainSize: number;
   valSize: number;
@@ -65,7 +69,8 @@ export interface RunSummary {
   finalTrainLoss: Record<string, number>;
   finalMetrics: Record<string, Record<string, number>>;
   checksum?: string;
-  workers: Array<{ rank: number; name: string; host: string; pid: number }>;
+  /** Per rank; `checksum` is what the rank verified last (parallel: trunk hash then its head's hash). */
+  workers: Array<{ rank: number; name: string; host: string; pid: number; checksum?: string }>;
 }
 
 type StepReport = MessageOf<'step'>;
@@ -107,9 +112,13 @@ export class Coordinator {
   private finish!: (s: RunSummary) => void;
   private readonly finished: Promise<RunSummary>;
   private summary?: RunSummary;
+  private readonly placement?: Placement;
+  private readonly taskInfo: Record<string, { trainSize: number; valSize: number; stepsPerEpoch: number }> = {};
 
   constructor(private readonly opts: CoordinatorOptions) {
     this.log = opts.logger;
+    // A parallel run that cannot be placed fails here, before anyone is admitted.
+    if (opts.config.variant === 'parallel') this.placement = placeTasks(opts.config.tasks.map((t) => t.name), opts.workers, opts.config.placement);
     this.dir = new RunDirectory(opts.outDir);
     this.finished = new Promise((resolve) => (this.finish = resolve));
     if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new Error(`--workers must be a positive integer (got ${opts.workers})`);
@@ -121,7 +130,7 @@ export class Coordinator {
 
   /** Start serving; resolves with the bound port (useful with port 0). */
   async listen(): Promise<number> {
-    this.dir.writeJson('config.json', { run: this.opts.config, world: this.opts.workers, status: 'admitting' });
+    this.dir.writeJson('config.json', { run: this.opts.config, world: this.opts.workers, status: 'admitting', ...(this.placement ? { placement: this.placement } : {}) });
     const http = createServer((req, res) => this.serveStatus(req.url ?? '/', res));
     this.http = http;
     this.wss = new WebSocketServer({
@@ -238,8 +247,9 @@ export class Coordinator {
     this.links.sort((a, b) => a.rank - b.rank);
     const peers = this.links.map((l) => ({ rank: l.rank, host: l.host, port: l.dataPort }));
     for (const l of this.links) {
-      l.send({ type: 'assign', rank: l.rank, world: this.links.length, peers, run: this.config, startStep: 0 });
+      l.send({ type: 'assign', rank: l.rank, world: this.links.length, peers, run: this.config, startStep: 0, ...(this.placement ? { placement: this.placement } : {}) });
     }
+    if (this.placement) this.log.info(`placement (task=[ranks]): ${describePlacement(this.placement)}`);
     this.log.info({ ranks: this.links.map((l) => `${l.rank}:${l.name}@${l.host}:${l.dataPort}`).join(' ') }, 'ranks assigned; workers are forming the ring');
     this.readyTimer = setTimeout(() => {
       const missing = this.links.filter((l) => !this.ready.has(l.rank)).map((l) => l.describe());
@@ -263,6 +273,7 @@ export class Coordinator {
         return this.onParams(msg);
       case 'done':
         link.done = true;
+        link.checksum = msg.checksum;
         if (link.rank === 0) this.finalChecksum = msg.checksum;
         if (this.links.every((l) => l.done)) void this.complete();
         return;
@@ -278,6 +289,7 @@ export class Coordinator {
   private onReady(link: WorkerLink, msg: MessageOf<'ready'>): void {
     if (this.phase !== 'forming') return;
     this.ready.set(link.rank, msg);
+    Object.assign(this.taskInfo, msg.tasks);
     if (this.ready.size < this.links.length) return;
     clearTimeout(this.readyTimer);
     const r0 = this.ready.get(0)!;
@@ -291,12 +303,15 @@ export class Coordinator {
       valSize: r0.valSize,
       stepsPerEpoch: r0.stepsPerEpoch,
       totalSteps: r0.totalSteps,
+      tasks: this.taskInfo,
+      ...(this.placement ? { placement: this.placement } : {}),
       workers: this.links.map((l) => ({ rank: l.rank, name: l.name, host: l.host, dataPort: l.dataPort, pid: l.pid })),
     });
     this.phase = 'training';
     this.trainStartedAt = Date.now();
+    const trainSize = this.placement ? Object.values(this.taskInfo).reduce((a, t) => a + t.trainSize, 0) : r0.trainSize;
     this.log.info(
-      { backend: r0.backend, params: r0.numParams, train: r0.trainSize, val: r0.valSize, stepsPerEpoch: r0.stepsPerEpoch },
+      { variant: this.config.variant, backend: r0.backend, params: r0.numParams, train: trainSize, val: r0.valSize, stepsPerEpoch: r0.stepsPerEpoch },
       `ring of ${this.links.length} ready; training ${r0.totalSteps} steps of ${this.config.batchSize} examples`,
     );
     for (const l of this.links) l.send({ type: 'start', t: Date.now() });
@@ -319,6 +334,9 @@ export class Coordinator {
 
   private recordStep(reports: StepReport[]): void {
     const r0 = reports.find((r) => r.rank === 0) ?? reports[0]!;
+    // Each rank states the losses it knows (all tasks in distributed, its own task in parallel); lowest rank wins.
+    const losses: Record<string, number> = {};
+    for (const r of [...reports].sort((a, b) => a.rank - b.rank)) for (const [t, v] of Object.entries(r.losses)) if (!(t in losses)) losses[t] = v;
     const max = (k: 'computeMs' | 'commMs' | 'updateMs') => Math.max(...reports.map((r) => r[k]));
     const samples = reports.reduce((a, r) => a + r.samples, 0);
     const bytes = reports.reduce((a, r) => a + r.bytesSent, 0);
@@ -329,7 +347,7 @@ export class Coordinator {
     this.timing.compute += max('computeMs');
     this.timing.comm += max('commMs');
     this.timing.update += max('updateMs');
-    this.lastLoss = r0.losses;
+    this.lastLoss = losses;
     this.lastEpoch = r0.epoch;
     this.meter.add(samples, now);
     this.dir.appendMetrics({
@@ -337,7 +355,7 @@ export class Coordinator {
       step: r0.step,
       epoch: r0.epoch,
       time: (now - this.trainStartedAt) / 1000,
-      losses: r0.losses,
+      losses,
       samples,
       computeMs: max('computeMs'),
       commMs: max('commMs'),
@@ -349,18 +367,19 @@ export class Coordinator {
     const last = r0.step + 1 >= total;
     if (last || now - this.lastProgress >= (this.opts.progressIntervalMs ?? 1000)) {
       this.lastProgress = now;
-      const losses = Object.entries(r0.losses).map(([t, v]) => `${t}=${formatMetric(v)}`).join(' ');
+      const lossText = Object.entries(losses).map(([t, v]) => `${t}=${formatMetric(v)}`).join(' ');
       const elapsed = (now - this.trainStartedAt) / 1000;
       const rate = this.meter.rate() || this.samples / Math.max(elapsed, 1e-3);
       const eta = rate > 0 ? ((total - r0.step - 1) * this.config.batchSize) / rate : 0;
       this.log.info(
-        `step ${r0.step + 1}/${total} epoch ${r0.epoch} | loss ${losses} | ${formatCount(rate)} samples/s | comm ${max('commMs').toFixed(1)} ms | eta ${Math.ceil(eta)}s`,
+        `step ${r0.step + 1}/${total} epoch ${r0.epoch} | loss ${lossText} | ${formatCount(rate)} samples/s | comm ${max('commMs').toFixed(1)} ms | eta ${Math.ceil(eta)}s`,
       );
     }
   }
 
   private onEval(msg: MessageOf<'eval'>): void {
-    this.lastEval = msg.metrics;
+    // In the parallel variant each group reports its own task; merge into the latest view.
+    this.lastEval = { ...this.lastEval, ...msg.metrics };
     this.dir.appendMetrics({ type: 'eval', step: msg.step, epoch: msg.epoch, time: (Date.now() - this.trainStartedAt) / 1000, metrics: msg.metrics });
     const text = Object.entries(msg.metrics)
       .map(([t, m]) => `${t}: ${Object.entries(m).map(([k, v]) => `${k}=${formatMetric(v)}`).join(' ')}`)
@@ -480,9 +499,11 @@ export class Coordinator {
       steps,
       stepsPlanned: r0?.totalSteps ?? 0,
       epochs: r0 && r0.stepsPerEpoch > 0 ? steps / r0.stepsPerEpoch : 0,
+      taskEpochs: Object.fromEntries(Object.entries(this.taskInfo).map(([t, i]) => [t, i.stepsPerEpoch > 0 ? steps / i.stepsPerEpoch : 0])),
+      ...(this.placement ? { placement: this.placement } : {}),
       stepsPerEpoch: r0?.stepsPerEpoch ?? 0,
-      trainSize: r0?.trainSize ?? 0,
-      valSize: r0?.valSize ?? 0,
+      trainSize: this.placement ? Object.values(this.taskInfo).reduce((a, t) => a + t.trainSize, 0) : (r0?.trainSize ?? 0),
+      valSize: this.placement ? Object.values(this.taskInfo).reduce((a, t) => a + t.valSize, 0) : (r0?.valSize ?? 0),
       numParams: r0?.numParams ?? 0,
       wallTimeSec: (Date.now() - this.startedAt) / 1000,
       trainTimeSec: trainTime,
@@ -501,7 +522,7 @@ export class Coordinator {
       finalTrainLoss: this.lastLoss,
       finalMetrics: this.lastEval,
       ...(this.finalChecksum ? { checksum: this.finalChecksum } : {}),
-      workers: this.links.map((l) => ({ rank: l.rank, name: l.name, host: l.host, pid: l.pid })),
+      workers: this.links.map((l) => ({ rank: l.rank, name: l.name, host: l.host, pid: l.pid, ...(l.checksum ? { checksum: l.checksum } : {}) })),
     };
     this.dir.writeJson('summary.json', summary);
     this.dir.close();

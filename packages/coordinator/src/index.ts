@@ -1,4 +1,5 @@
 export * from './coordinator';
 export * from './run-directory';
 export * from './progress';
-export { modelSpecOf, saveModel } from './model-writer';
+export { saveModel } from './model-writer';
+export * from './placement';

@@ -1,19 +1,9 @@
-import { MtlModel, saveLayersModel, selectBackend, type ModelSpec } from '@mtl/mtl';
-import type { RunConfig } from '@mtl/protocol';
+import { MtlModel, saveLayersModel, selectBackend } from '@mtl/mtl';
+import { modelSpecOf, type RunConfig } from '@mtl/protocol';
 
 export interface ModelArtifactSpec {
   config: RunConfig;
   inputDim: number;
-}
-
-export function modelSpecOf(config: RunConfig, inputDim: number): ModelSpec {
-  return {
-    inputDim,
-    trunk: config.model.trunk,
-    head: config.model.head,
-    activation: config.model.activation,
-    tasks: config.tasks.map((t) => ({ name: t.name, type: t.type })),
-  };
 }
 
 /**

@@ -6,6 +6,7 @@ export class WorkerLink {
   rank = -1;
   lastSeen = Date.now();
   done = false;
+  checksum?: string;
   /** Reported its own failure; its disconnect that follows is not a new cause. */
   failed = false;
   closed = false;

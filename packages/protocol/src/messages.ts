@@ -30,7 +30,15 @@ export const messageSchemas = {
   /** coordinator -> worker: admitted, waiting for the rest of the world. */
   welcome: z.object({ workerId: z.string(), joined: z.number().int(), expected: z.number().int() }),
   /** coordinator -> worker: rank, peers and the run to train. */
-  assign: z.object({ rank, world: z.number().int().positive(), peers: z.array(peer), run: runConfigSchema, startStep: z.number().int().nonnegative() }),
+  assign: z.object({
+    rank,
+    world: z.number().int().positive(),
+    peers: z.array(peer),
+    run: runConfigSchema,
+    startStep: z.number().int().nonnegative(),
+    /** Parallel variant: task -> ranks of its group. */
+    placement: z.record(z.string(), z.array(rank)).optional(),
+  }),
   /** worker -> coordinator: ring formed, parameters broadcast, ready to step. */
   ready: z.object({
     rank,
@@ -43,6 +51,8 @@ export const messageSchemas = {
     stepsPerEpoch: z.number().int().nonnegative(),
     totalSteps: z.number().int().nonnegative(),
     flopsPerExample: z.number().nonnegative(),
+    /** Per task this rank trains: its data sizes and steps per epoch of that task. */
+    tasks: z.record(z.string(), z.object({ trainSize: z.number().int(), valSize: z.number().int(), stepsPerEpoch: z.number().int() })),
   }),
   /** coordinator -> worker: everyone is ready. */
   start: z.object({ t: finite }),
@@ -51,6 +61,7 @@ export const messageSchemas = {
     rank,
     step: z.number().int().nonnegative(),
     epoch: z.number().int().nonnegative(),
+    /** Global mean loss of each task this rank can state (all tasks in distributed, its own in parallel). */
     losses: perTask,
     counts: perTask,
     samples: z.number().int().nonnegative(),

@@ -14,11 +14,34 @@ export const taskTypeSchema = z
   'regression' | 'binary' | `multiclass:${number}`
 >;
 
+/** Per-task data of the parallel variant: a synthetic set of its own size and seed, or a file. */
+export const taskDataSchema = z.union([
+  z.strictObject({ numExamples: z.number().int().positive().optional(), seed: z.number().int().nonnegative().optional() }),
+  z.strictObject({ source: z.enum(['csv', 'jsonl']), path: z.string().min(1), featureColumns: z.array(z.string()).optional(), labelColumn: z.string().optional(), featuresField: z.string().optional() }),
+]);
+
+export const headOptimizerSchema = z.strictObject({
+  name: z.enum(['sgd', 'adam']).optional(),
+  lr: z.number().positive().optional(),
+  momentum: z.number().min(0).lt(1).optional(),
+  nesterov: z.boolean().optional(),
+  beta1: z.number().min(0).lt(1).optional(),
+  beta2: z.number().min(0).lt(1).optional(),
+  eps: z.number().positive().optional(),
+  weightDecay: z.number().nonnegative().optional(),
+});
+
 export const taskSchema = z.strictObject({
-  name: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'must start with a letter and use letters, digits, _ or - (at most 64)'),
+  name: z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'must start with a letter and use letters, digits or _ (at most 64)'),
   type: taskTypeSchema,
-  /** Loss weight used by the static aggregator (and per task in the parallel variant). */
+  /** Loss weight: used by the static aggregator, and always in the parallel variant. */
   weight: z.number().nonnegative().default(1),
+  /** Parallel variant: this task's global batch per step (default: the run's batchSize). */
+  batchSize: z.number().int().positive().optional(),
+  /** Parallel variant: this task's head optimizer, overriding fields of the run's optimizer. */
+  optimizer: headOptimizerSchema.optional(),
+  /** Parallel variant: this task's own dataset. */
+  data: taskDataSchema.optional(),
 });
 
 export const syntheticDataSchema = z.strictObject({
@@ -70,7 +93,10 @@ export const backendSchema = z.enum(['auto', 'node-gpu', 'node', 'wasm', 'cpu'])
 
 export const runConfigSchema = z.strictObject({
   runId: z.string().min(1).max(128),
-  variant: z.literal('distributed').default('distributed'),
+  /** distributed: one multi-task dataset over all workers; parallel: each task its own data and worker group. */
+  variant: z.enum(['distributed', 'parallel']).default('distributed'),
+  /** Parallel variant: task -> ranks of its group (disjoint, every rank in exactly one). Default round-robin. */
+  placement: z.record(z.string(), z.array(z.number().int().nonnegative()).min(1)).optional(),
   seed: nonNegativeInt.max(2 ** 32 - 1).default(42),
   /** Global optimisation steps. Either steps or epochs decides the length; epochs is converted by the coordinator. */
   steps: nonNegativeInt.default(300),
@@ -101,3 +127,14 @@ export const runConfigSchema = z.strictObject({
 export type RunConfig = z.infer<typeof runConfigSchema>;
 export type RunConfigInput = z.input<typeof runConfigSchema>;
 export type TaskConfig = z.infer<typeof taskSchema>;
+
+/** The model a run trains (structurally @mtl/mtl's ModelSpec): the same layout on every rank. */
+export function modelSpecOf(config: RunConfig, inputDim: number) {
+  return {
+    inputDim,
+    trunk: config.model.trunk,
+    head: config.model.head,
+    activation: config.model.activation,
+    tasks: config.tasks.map((t) => ({ name: t.name, type: t.type })),
+  };
+}

@@ -1,7 +1,10 @@
 export { runWorker, type WorkerOptions, type WorkerExit } from './worker';
 export { ControlClient } from './control-client';
-export { datasetsFor } from './datasets';
-export { DistributedTrainer, type StepReport, type TrainerHooks, type TrainerInfo } from './training/distributed-trainer';
+export { datasetsFor, taskDatasetFor } from './datasets';
+export { Trainer, type StepReport, type TrainerHooks, type TrainerInfo } from './training/trainer';
+export { DistributedTrainer } from './training/distributed-trainer';
+export { ParallelTrainer } from './training/parallel-trainer';
+export { createTrainer } from './training/create-trainer';
 export { verifyReplicas, ReplicaDivergenceError } from './training/checksum';
 export { evaluate } from './training/evaluate';
 export { allReduceFloat64 } from './training/reduce64';

@@ -3,8 +3,8 @@ import { PeerListener, ProcessGroup } from '@mtl/collective';
 import { float32ToBytes, type Logger } from '@mtl/protocol';
 import { selectBackend, type BackendName } from '@mtl/mtl';
 import { ControlClient } from './control-client';
-import { datasetsFor } from './datasets';
-import { DistributedTrainer } from './training/distributed-trainer';
+import { createTrainer } from './training/create-trainer';
+import type { Trainer } from './training/trainer';
 
 export interface WorkerOptions {
   /** ws://host:port of the coordinator. */
@@ -39,7 +39,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerExit> {
     ...(opts.rankHint !== undefined ? { rankHint: opts.rankHint } : {}),
   });
   let group: ProcessGroup | undefined;
-  let trainer: DistributedTrainer | undefined;
+  let trainer: Trainer | undefined;
   let rank: number | undefined;
   control.on('abort', (reason: string) => group?.abort(new Error(`run aborted by the coordinator: ${reason}`)));
   control.on('lost', (err: Error) => group?.abort(err));
@@ -51,10 +51,9 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerExit> {
     const run = assign.run;
     const { backend, tf } = await selectBackend(opts.backend ?? run.backend);
     log.info({ rank, world: assign.world, backend, runId: run.runId }, `assigned rank ${rank} of ${assign.world}`);
-    const { train, val } = datasetsFor(run);
     group = await ProcessGroup.connect({ rank, world: assign.world, peers: assign.peers, listener, secret: opts.secret, runId: run.runId });
     group.on('peer-lost', (peer: number, reason: string) => log.error({ peer }, `lost peer rank ${peer}: ${reason}`));
-    trainer = new DistributedTrainer(group, run, train, val);
+    trainer = await createTrainer(group, run, assign.placement);
     await trainer.synchronizeInitialState();
     const info = trainer.info;
     control.send({ type: 'ready', rank, backend, tensors: tf.memory().numTensors, ...info });
@@ -62,9 +61,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerExit> {
     const r = rank;
     const checksum = await trainer.run({
       onStep: (s) => control.send({ type: 'step', rank: r, ...s, tensors: tf.memory().numTensors }),
-      onEval: (step, epoch, metrics) => {
-        if (r === 0) control.send({ type: 'eval', step, epoch, metrics });
-      },
+      onEval: (step, epoch, metrics) => control.send({ type: 'eval', step, epoch, metrics }),
       onParams: (step, reason, params, optimizer, sum) =>
         control.send({
           type: 'params',
@@ -74,7 +71,6 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerExit> {
           checksum: sum,
           optimizer: { stepCount: optimizer.stepCount, buffers: optimizer.buffers.map(float32ToBytes) },
         }),
-      tensorCount: () => tf.memory().numTensors,
     });
     control.send({ type: 'done', rank, step: info.totalSteps, checksum });
     const shutdown = await control.waitShutdown(30_000);

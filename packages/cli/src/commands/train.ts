@@ -4,6 +4,7 @@ import type { LogFormat } from '@mtl/protocol';
 import { addRunOptions, positiveInt, resolveRunConfig, type RunFlags } from '../run-options';
 import { logFormatOption } from '../common';
 import { runLocalCluster } from '../launcher';
+import { placeTasks } from '@mtl/coordinator';
 
 interface TrainFlags extends RunFlags {
   workers: number;
@@ -20,6 +21,8 @@ export function trainCommand(): Command {
   addRunOptions(cmd);
   cmd.action(async (flags: TrainFlags) => {
     const config = resolveRunConfig(flags);
+    // Refuse an impossible placement before starting any process.
+    if (config.variant === 'parallel') placeTasks(config.tasks.map((t) => t.name), flags.workers, config.placement);
     const out = resolve(flags.out ?? `runs/${config.runId}`);
     process.exitCode = await runLocalCluster({ config, workers: flags.workers, outDir: out, logFormat: flags.logFormat });
   });

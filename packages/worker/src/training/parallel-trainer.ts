@@ -1,0 +1,170 @@
+import type { ProcessGroup } from '@mtl/collective';
+import { DistributedSampler, deriveSeed, gatherBatch, type Batch, type Dataset } from '@mtl/data';
+import { MtlModel, createOptimizer, flopsPerExample, paramChecksum, type Optimizer, type OptimizerSpec, type TaskSpec } from '@mtl/mtl';
+import { modelSpecOf, type RunConfig, type TaskConfig } from '@mtl/protocol';
+import { verifyReplicas } from './checksum';
+import { evaluate } from './evaluate';
+import { sumMask } from './mask';
+import { Trainer, type StepOutcome, type TrainerInfo } from './trainer';
+
+/**
+ * The parallel (task-parallel) variant. Each rank belongs to one task's group and trains only that task
+ * on that task's own data. Per step:
+ *   - the trunk gradient, sum_t w_t / N_t * (loss-sum gradient of t), is all-reduced over every rank;
+ *   - the task's head gradient (and its loss sum) is all-reduced over the task's group only;
+ *   - the trunk takes the run's optimizer, each head its task's optimizer.
+ * Heads of other tasks are not trained here; they are broadcast from their groups whenever rank 0 needs
+ * the complete model (checkpoints, the final model).
+ */
+export class ParallelTrainer extends Trainer {
+  readonly model: MtlModel;
+  readonly info: TrainerInfo;
+  private readonly tasks: TaskSpec[];
+  private readonly task: TaskConfig;
+  private readonly taskIndex: number;
+  private readonly sub: ProcessGroup;
+  private readonly sampler: DistributedSampler;
+  private readonly optimizer: Optimizer;
+  private readonly params: Float32Array;
+  private readonly grad: Float32Array;
+  private readonly trunk: { offset: number; size: number };
+  private readonly head: { offset: number; size: number };
+  /** Head gradient followed by the task's loss sum: reduced over the group in one op. */
+  private readonly headBuf: Float32Array;
+  private readonly countBuf: Float32Array;
+  private readonly runStepsPerEpoch: number;
+  private batch?: Batch;
+
+  constructor(
+    private readonly world: ProcessGroup,
+    protected readonly config: RunConfig,
+    private readonly placement: Record<string, number[]>,
+    private readonly train: Dataset,
+    private readonly val: Dataset,
+    /** Steps per epoch of every task's own training set (every rank needs all of them to agree on the run's epoch). */
+    taskStepsPerEpoch: Record<string, number>,
+  ) {
+    super();
+    this.tasks = config.tasks.map((t) => ({ name: t.name, type: t.type }));
+    const mine = config.tasks.filter((t) => placement[t.name]?.includes(world.rank));
+    if (mine.length !== 1) throw new Error(`rank ${world.rank} belongs to ${mine.length} task groups; the parallel variant needs exactly one`);
+    this.task = mine[0]!;
+    this.taskIndex = config.tasks.indexOf(this.task);
+    this.sub = world.subgroup(placement[this.task.name]!);
+    const spec = modelSpecOf(config, train.inputDim);
+    this.model = MtlModel.create(spec, config.seed);
+    this.params = this.model.getParams();
+    this.grad = new Float32Array(this.model.numParams);
+    this.trunk = this.model.trunkRange();
+    this.head = this.model.headRange(this.task.name);
+    const headSpec: OptimizerSpec = { ...config.optimizer, ...stripUndefined(this.task.optimizer ?? {}) };
+    this.optimizer = createOptimizer([
+      { ...this.trunk, spec: config.optimizer },
+      { ...this.head, spec: headSpec },
+    ]);
+    this.sampler = new DistributedSampler({
+      size: train.size,
+      batchSize: this.task.batchSize ?? config.batchSize,
+      seed: deriveSeed(config.seed, 'task', this.task.name),
+      dropLast: config.dropLast,
+    });
+    this.headBuf = new Float32Array(this.head.size + 1);
+    this.countBuf = new Float32Array(this.tasks.length);
+    // One epoch of the run is one pass over the largest task's set; smaller sets are reshuffled and
+    // restarted by their own samplers, and their own epochs are reported per task.
+    this.runStepsPerEpoch = Math.max(...Object.values(taskStepsPerEpoch));
+    this.info = {
+      numParams: this.model.numParams,
+      inputDim: train.inputDim,
+      trainSize: train.size,
+      valSize: val.size,
+      stepsPerEpoch: this.runStepsPerEpoch,
+      totalSteps: config.epochs !== undefined ? config.epochs * this.runStepsPerEpoch : config.steps,
+      // Each example of the parallel variant trains the trunk and one head; per example that is the
+      // trunk's FLOPs plus one head's, which the single-task spec of this rank counts.
+      flopsPerExample: flopsPerExample({ ...spec, tasks: [{ name: this.task.name, type: this.task.type }] }),
+      tasks: { [this.task.name]: { trainSize: train.size, valSize: val.size, stepsPerEpoch: this.sampler.stepsPerEpoch } },
+    };
+  }
+
+  get taskName(): string {
+    return this.task.name;
+  }
+
+  async synchronizeInitialState(): Promise<void> {
+    await this.world.broadcast(this.params, 0);
+    this.model.setParams(this.params);
+  }
+
+  protected async trainStep(step: number): Promise<StepOutcome> {
+    const name = this.task.name;
+    const t0 = performance.now();
+    const batch = (this.batch = gatherBatch(this.train, this.sampler.rankBatch(step, this.sub.rank, this.sub.world), this.batch));
+    this.countBuf.fill(0);
+    this.countBuf[this.taskIndex] = sumMask(batch.mask[name]!, batch.n);
+    const t1 = performance.now();
+    // Every task's global labelled count: the trunk's weights need all of them.
+    await this.world.allReduce(this.countBuf);
+    const t2 = performance.now();
+    const n = this.countBuf[this.taskIndex]!;
+    const weights = { [name]: n > 0 ? this.task.weight / n : 0 };
+    const lossSum = batch.n > 0 ? this.model.lossAndGrad(batch, weights, this.grad).lossSums[name]! : (this.grad.fill(0), 0);
+    this.headBuf.set(this.grad.subarray(this.head.offset, this.head.offset + this.head.size));
+    this.headBuf[this.head.size] = lossSum;
+    const t3 = performance.now();
+    await this.world.allReduce(this.grad.subarray(this.trunk.offset, this.trunk.offset + this.trunk.size));
+    await this.sub.allReduce(this.headBuf);
+    const t4 = performance.now();
+    this.grad.set(this.headBuf.subarray(0, this.head.size), this.head.offset);
+    this.optimizer.step(this.params, this.grad);
+    this.model.setParams(this.params);
+    const t5 = performance.now();
+    return {
+      losses: { [name]: n > 0 ? this.headBuf[this.head.size]! / n : 0 },
+      counts: { [name]: n },
+      samples: batch.n,
+      computeMs: t1 - t0 + (t3 - t2),
+      commMs: t2 - t1 + (t4 - t3),
+      updateMs: t5 - t4,
+    };
+  }
+
+  /** The trunk must agree on every rank, this task's head within its group. */
+  protected async verify(step: number): Promise<string> {
+    const trunk = await verifyReplicas(this.world, this.params.subarray(this.trunk.offset, this.trunk.offset + this.trunk.size), step);
+    const head = await verifyReplicas(this.sub, this.params.subarray(this.head.offset, this.head.offset + this.head.size), step);
+    return `${trunk.slice(0, 32)}${head.slice(0, 32)}`;
+  }
+
+  protected async evaluate() {
+    const metrics = await evaluate(this.sub, this.model, this.val, [{ name: this.task.name, type: this.task.type }]);
+    return this.sub.rank === 0 ? metrics : undefined;
+  }
+
+  /** Each group's first rank broadcasts its head to everyone, so rank 0 holds the whole model. */
+  protected async completeParams() {
+    for (const t of this.config.tasks) {
+      const range = this.model.headRange(t.name);
+      await this.world.broadcast(this.params.subarray(range.offset, range.offset + range.size), this.placement[t.name]![0]!);
+    }
+    this.model.setParams(this.params);
+    if (this.world.rank !== 0) return undefined;
+    return { params: this.params, optimizer: this.optimizer.state(), checksum: paramChecksum(this.params) };
+  }
+
+  protected epochOf(step: number) {
+    return { epoch: Math.floor(step / this.runStepsPerEpoch), epochEnd: (step + 1) % this.runStepsPerEpoch === 0 };
+  }
+
+  protected bytesSent(): number {
+    return this.world.stats.bytesSent;
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

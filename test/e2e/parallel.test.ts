@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { finalParams, maxAbsDiff, mtl, readJson, readJsonl, tempDir } from './harness';
+
+const TOLERANCE = 2e-5; // the same bound as the distributed parity test
+
+describe('parallel variant', () => {
+  it('groups of 2 give the same parameters as groups of 1; trunk equal everywhere, heads within their group', async () => {
+    const base = tempDir('parallel');
+    const runFile = join(base, 'run.yaml');
+    // Unequal task datasets, a head optimizer and loss weight of their own, per-task batch sizes.
+    writeFileSync(
+      runFile,
+      [
+        'variant: parallel',
+        'seed: 11',
+        'steps: 30',
+        'batchSize: 40',
+        'backend: cpu',
+        'checksumEvery: 5',
+        'model: { trunk: [24, 16] }',
+        'optimizer: { name: adam, lr: 0.01 }',
+        'data: { source: synthetic, numExamples: 600 }',
+        'tasks:',
+        '  - { name: price, type: regression, weight: 1, data: { numExamples: 400 } }',
+        '  - { name: click, type: binary, weight: 2, batchSize: 30, optimizer: { name: sgd, lr: 0.1, momentum: 0.9 }, data: { numExamples: 1500 } }',
+        '',
+      ].join('\n'),
+    );
+    const out2 = join(base, 'w2');
+    const out4 = join(base, 'w4');
+    const r2 = await mtl(['train', '--config', runFile, '--workers', '2', '--out', out2]);
+    expect(r2.code, r2.stderr).toBe(0);
+    const r4 = await mtl(['train', '--config', runFile, '--workers', '4', '--out', out4]);
+    expect(r4.code, r4.stderr).toBe(0);
+    expect(r4.stderr).toMatch(/placement \(task=\[ranks\]\): price=\[0,2\] click=\[1,3\]/);
+
+    const diff = maxAbsDiff(finalParams(out2), finalParams(out4));
+    expect(diff).toBeLessThan(TOLERANCE);
+
+    const s4 = readJson(join(out4, 'summary.json'));
+    expect(s4.variant).toBe('parallel');
+    expect(s4.placement).toEqual({ price: [0, 2], click: [1, 3] });
+    expect(readJson(join(out4, 'config.json')).placement).toEqual({ price: [0, 2], click: [1, 3] });
+    // Per-task epochs follow each task's own data size: 320 train rows / 40 vs 1200 / 30.
+    expect(s4.taskEpochs.price).toBeCloseTo(30 / 8, 5);
+    expect(s4.taskEpochs.click).toBeCloseTo(30 / 40, 5);
+    // Each rank's last verified checksum: trunk hash (first half) equal on every rank, head hash equal within a group.
+    const sum = Object.fromEntries(s4.workers.map((w: any) => [w.rank, w.checksum as string]));
+    const trunk = (r: number) => sum[r]!.slice(0, 32);
+    const head = (r: number) => sum[r]!.slice(32);
+    expect(new Set([0, 1, 2, 3].map(trunk)).size).toBe(1);
+    expect(head(0)).toBe(head(2));
+    expect(head(1)).toBe(head(3));
+    expect(head(0)).not.toBe(head(1));
+    // Both tasks learned something and both report validation metrics.
+    expect(Object.keys(s4.finalMetrics).sort()).toEqual(['click', 'price']);
+    const train = readJsonl(join(out4, 'metrics.jsonl')).filter((l) => l.type === 'train');
+    expect(train.length).toBe(30);
+    expect(train[29].losses.price).toBeLessThan(train[0].losses.price);
+    expect(train[29].losses.click).toBeLessThan(train[0].losses.click);
+  });
+
+  it('refuses a placement that cannot work, naming the problem', async () => {
+    const few = await mtl(['train', '--variant', 'parallel', '--workers', '1', '--tasks', 'a:regression,b:binary']);
+    expect(few.code).toBe(1);
+    expect(few.stderr).toMatch(/at least one worker per task: 2 tasks \(a, b\) but 1 worker/);
+    const overlap = await mtl(['train', '--variant', 'parallel', '--workers', '3', '--tasks', 'a:regression,b:binary', '--placement', 'a=0,1;b=1,2']);
+    expect(overlap.code).toBe(1);
+    expect(overlap.stderr).toMatch(/rank 1 is in the groups of both a and b/);
+    const missing = await mtl(['train', '--variant', 'parallel', '--workers', '2', '--tasks', 'a:regression,b:binary', '--placement', 'a=0,1']);
+    expect(missing.stderr).toMatch(/leaves task b without a group/);
+  });
+});
