@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Option } from 'commander';
 import { loadSecret, createLogger, type Logger, type LogFormat } from '@mtl/protocol';
 
@@ -16,5 +17,14 @@ export function secretFrom(opts: { secretFile?: string }): string {
 export function exitWithParent(onExit: () => void): void {
   if (typeof process.send === 'function') {
     process.on('disconnect', onExit);
+  }
+}
+
+/** Read a PEM file named by a flag; the error names the flag and the file. */
+export function readPem(file: string, flag: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new Error(`${flag} ${file}: ${(err as Error).message}`);
   }
 }

@@ -1,4 +1,5 @@
 import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { hostname } from 'node:os';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import {
@@ -36,6 +37,8 @@ export interface CoordinatorOptions {
   readyTimeoutMs?: number;
   /** Progress line interval. */
   progressIntervalMs?: number;
+  /** Serve wss:// (and https status) with this certificate. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 export type RunStatus = 'completed' | 'failed' | 'aborted';
@@ -131,7 +134,8 @@ export class Coordinator {
   /** Start serving; resolves with the bound port (useful with port 0). */
   async listen(): Promise<number> {
     this.dir.writeJson('config.json', { run: this.opts.config, world: this.opts.workers, status: 'admitting', ...(this.placement ? { placement: this.placement } : {}) });
-    const http = createServer((req, res) => this.serveStatus(req.url ?? '/', res));
+    const handler = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => this.serveStatus(req.url ?? '/', res);
+    const http: HttpServer = this.opts.tls ? createTlsServer({ cert: this.opts.tls.cert, key: this.opts.tls.key }, handler) : createServer(handler);
     this.http = http;
     this.wss = new WebSocketServer({
       server: http,
@@ -145,7 +149,7 @@ export class Coordinator {
       http.listen(this.opts.port ?? 7070, this.opts.host ?? '0.0.0.0', () => resolve());
     });
     const port = (http.address() as { port: number }).port;
-    this.log.info({ port, host: this.opts.host ?? '0.0.0.0', out: this.dir.path, runId: this.config.runId }, `coordinator listening, waiting for ${this.opts.workers} worker(s)`);
+    this.log.info({ port, host: this.opts.host ?? '0.0.0.0', tls: !!this.opts.tls, out: this.dir.path, runId: this.config.runId }, `coordinator listening, waiting for ${this.opts.workers} worker(s)`);
     this.heartbeatTimer = setInterval(() => this.checkHeartbeats(), 1000);
     this.heartbeatTimer.unref();
     return port;

@@ -18,6 +18,8 @@ export interface ControlClientOptions {
   rankHint?: number;
   connectTimeoutMs?: number;
   maxFrameBytes?: number;
+  /** CA certificate to trust for a wss:// coordinator (e.g. a self-signed one). */
+  tlsCa?: string | Buffer;
 }
 
 /**
@@ -36,7 +38,7 @@ export class ControlClient extends EventEmitter {
   }
 
   async connect(): Promise<MessageOf<'welcome'>> {
-    const ws = new WebSocket(this.opts.url, { maxPayload: this.opts.maxFrameBytes ?? 512 * 1024 * 1024, perMessageDeflate: false, handshakeTimeout: this.opts.connectTimeoutMs ?? 10_000 });
+    const ws = new WebSocket(this.opts.url, { maxPayload: this.opts.maxFrameBytes ?? 512 * 1024 * 1024, perMessageDeflate: false, handshakeTimeout: this.opts.connectTimeoutMs ?? 10_000, ...(this.opts.tlsCa ? { ca: this.opts.tlsCa } : {}) });
     this.ws = ws;
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data, isBinary) => {

@@ -21,6 +21,8 @@ export interface WorkerOptions {
   rankHint?: number;
   /** Override the run's backend on this host (e.g. a GPU box in a CPU cluster). */
   backend?: BackendName;
+  /** CA certificate for a wss:// coordinator. */
+  tlsCa?: string | Buffer;
 }
 
 export type WorkerExit = { status: 'completed' | 'failed' | 'aborted'; error?: string };
@@ -36,6 +38,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerExit> {
     name,
     advertiseHost: opts.advertiseHost ?? hostname(),
     dataPort: listener.port,
+    ...(opts.tlsCa ? { tlsCa: opts.tlsCa } : {}),
     ...(opts.rankHint !== undefined ? { rankHint: opts.rankHint } : {}),
   });
   let group: ProcessGroup | undefined;

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { Coordinator } from '@mtl/coordinator';
 import { runConfigSchema, describeIssues, type LogFormat, type RunConfig } from '@mtl/protocol';
 import { addRunOptions, positiveInt, nonNegativeInt, resolveRunConfig, ConfigError, type RunFlags } from '../run-options';
-import { exitWithParent, logFormatOption, makeLogger, secretFrom } from '../common';
+import { exitWithParent, logFormatOption, makeLogger, readPem, secretFrom } from '../common';
 
 interface CoordinatorFlags extends RunFlags {
   workers: number;
@@ -13,6 +13,8 @@ interface CoordinatorFlags extends RunFlags {
   secretFile?: string;
   logFormat: LogFormat;
   configJson?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 export function coordinatorCommand(): Command {
@@ -23,6 +25,8 @@ export function coordinatorCommand(): Command {
     .option('-p, --port <n>', 'port to listen on (0 = any)', nonNegativeInt('--port'), 7070)
     .option('-o, --out <dir>', 'run directory (default runs/<run id>)')
     .option('--secret-file <file>', 'file holding the shared secret (else $MTL_SECRET)')
+    .option('--tls-cert <file>', 'serve wss:// with this certificate (PEM); needs --tls-key')
+    .option('--tls-key <file>', 'private key (PEM) of --tls-cert')
     .addOption(logFormatOption())
     .addOption(new Option('--config-json <json>', 'resolved run config (used by mtl train)').hideHelp());
   addRunOptions(cmd);
@@ -44,7 +48,9 @@ export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   }
   const secret = secretFrom(flags);
   const out = resolve(flags.out ?? `runs/${config.runId}`);
-  const coordinator = new Coordinator({ config, workers: flags.workers, host: flags.host, port: flags.port, secret, outDir: out, logger: log });
+  if (!!flags.tlsCert !== !!flags.tlsKey) throw new ConfigError('--tls-cert and --tls-key go together');
+  const tls = flags.tlsCert && flags.tlsKey ? { cert: readPem(flags.tlsCert, '--tls-cert'), key: readPem(flags.tlsKey, '--tls-key') } : undefined;
+  const coordinator = new Coordinator({ config, workers: flags.workers, host: flags.host, port: flags.port, secret, outDir: out, logger: log, ...(tls ? { tls } : {}) });
   const port = await coordinator.listen();
   process.send?.({ type: 'listening', port });
   const stop = (why: string) => coordinator.abort(why);

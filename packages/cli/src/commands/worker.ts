@@ -4,7 +4,7 @@ import { runWorker } from '@mtl/worker';
 import type { BackendName } from '@mtl/mtl';
 import type { LogFormat } from '@mtl/protocol';
 import { nonNegativeInt } from '../run-options';
-import { exitWithParent, logFormatOption, makeLogger, secretFrom } from '../common';
+import { exitWithParent, logFormatOption, makeLogger, readPem, secretFrom } from '../common';
 
 interface WorkerFlags {
   coordinator: string;
@@ -15,6 +15,7 @@ interface WorkerFlags {
   rankHint?: number;
   backend?: BackendName;
   secretFile?: string;
+  tlsCa?: string;
   logFormat: LogFormat;
 }
 
@@ -29,6 +30,7 @@ export function workerCommand(): Command {
     .option('--rank-hint <n>', 'preferred rank (honoured when free)', nonNegativeInt('--rank-hint'))
     .addOption(new Option('--backend <name>', 'override the run backend on this host').choices(['auto', 'node-gpu', 'node', 'wasm', 'cpu']))
     .option('--secret-file <file>', 'file holding the shared secret (else $MTL_SECRET)')
+    .option('--tls-ca <file>', 'CA certificate (PEM) to trust for a wss:// coordinator')
     .addOption(logFormatOption())
     .action(async (flags: WorkerFlags) => {
       process.exitCode = await startWorker(flags);
@@ -50,6 +52,7 @@ async function startWorker(flags: WorkerFlags): Promise<number> {
     dataPort: flags.dataPort,
     ...(flags.rankHint !== undefined ? { rankHint: flags.rankHint } : {}),
     ...(flags.backend ? { backend: flags.backend } : {}),
+    ...(flags.tlsCa ? { tlsCa: readPem(flags.tlsCa, '--tls-ca') } : {}),
   });
   return result.status === 'completed' ? 0 : 1;
 }
