@@ -108,7 +108,7 @@ export const runConfigSchema = z.strictObject({
   backend: backendSchema.default('auto'),
   tasks: z.array(taskSchema).min(1).default([
     { name: 'task_a', type: 'regression', weight: 1 },
-    { name: 'task_b', type: 'regression', weight: 1 },
+    { name: 'task_b', type: 'binary', weight: 1 },
   ]),
   data: dataSchema.prefault({ source: 'synthetic' }),
   model: modelSchema.prefault({}),
