@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildProgram } from '../src/main';
+import { ConfigError, resolveRunConfig } from '../src/run-options';
+
+function parseTrain(args: string[]): any {
+  const program = buildProgram();
+  const train = program.commands.find((c) => c.name() === 'train')!;
+  train.action(() => undefined);
+  program.exitOverride();
+  train.exitOverride();
+  program.parse(['node', 'mtl', 'train', ...args]);
+  return train.opts();
+}
+
+describe('run configuration', () => {
+  it('layers defaults < run file < flags', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mtl-opts-'));
+    const file = join(dir, 'run.yaml');
+    writeFileSync(file, 'steps: 50\nbatchSize: 64\noptimizer: { name: sgd, lr: 0.1, momentum: 0.5 }\nmodel: { trunk: [8, 8] }\n');
+    const cfg = resolveRunConfig(parseTrain(['--config', file, '--lr', '0.2', '--tasks', 'a:regression,b:multiclass:5:2', '--seed', '9']));
+    expect(cfg.steps).toBe(50);
+    expect(cfg.batchSize).toBe(64);
+    expect(cfg.seed).toBe(9);
+    expect(cfg.optimizer).toMatchObject({ name: 'sgd', lr: 0.2, momentum: 0.5 });
+    expect(cfg.model.trunk).toEqual([8, 8]);
+    expect(cfg.tasks).toEqual([
+      { name: 'a', type: 'regression', weight: 1 },
+      { name: 'b', type: 'multiclass:5', weight: 2 },
+    ]);
+  });
+
+  it('parses the parallel variant and its placement', () => {
+    const cfg = resolveRunConfig(parseTrain(['--variant', 'parallel', '--tasks', 'a,b', '--placement', 'a=0,2;b=1']));
+    expect(cfg.variant).toBe('parallel');
+    expect(cfg.placement).toEqual({ a: [0, 2], b: [1] });
+  });
+
+  it('names bad flags, bad fields and duplicate tasks', () => {
+    expect(() => parseTrain(['--steps', 'many'])).toThrow(/--steps expects a number, got 'many'/);
+    expect(() => parseTrain(['--batch-size', '0'])).toThrow(/--batch-size expects a positive integer/);
+    expect(() => parseTrain(['--optimizer', 'rmsprop'])).toThrow(/Allowed choices are sgd, adam/);
+    expect(() => resolveRunConfig(parseTrain(['--tasks', 'a,a']))).toThrow(/task name a appears twice/);
+    expect(() => resolveRunConfig(parseTrain(['--correlation', '3']))).toThrow(ConfigError);
+    expect(() => resolveRunConfig(parseTrain(['--correlation', '3']))).toThrow(/data\.correlation/);
+    expect(() => resolveRunConfig(parseTrain(['--data', 'file.parquet']))).toThrow(/expected a \.csv or \.jsonl file/);
+    const dir = mkdtempSync(join(tmpdir(), 'mtl-opts-'));
+    const list = join(dir, 'list.yaml');
+    writeFileSync(list, '- 1\n- 2\n');
+    expect(() => resolveRunConfig({ config: list })).toThrow(/must hold a mapping/);
+    expect(() => resolveRunConfig({ config: join(dir, 'missing.yaml') })).toThrow(/cannot read run file .*missing\.yaml/);
+  });
+});
