@@ -59,7 +59,7 @@ async function child(): Promise<void> {
 async function main(): Promise<void> {
   const world = arg('world', 2);
   const mib = arg('mib', 16);
-  const kids = Array.from({ length: world }, (_, rank) => fork(__filename, process.argv.slice(2), { env: { ...process.env, BENCH_RANK: String(rank) } }));
+  const kids = Array.from({ length: world }, (_, rank) => fork(__filename, process.argv.slice(2), { execArgv: process.env["BENCH_EXEC_ARGV"] ? process.env["BENCH_EXEC_ARGV"].split(" ") : [], env: { ...process.env, BENCH_RANK: String(rank) } }));
   const ports = await Promise.all(kids.map(async (k) => ((await once(k, 'message')) as [{ port: number }])[0].port));
   const peers = ports.map((port, rank) => ({ rank, host: '127.0.0.1', port }));
   const results = kids.map(async (k) => ((await once(k, 'message')) as [{ times: number[]; cpuPerOp: number; gcPerOp: number }])[0]);

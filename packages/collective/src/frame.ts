@@ -1,11 +1,11 @@
 import { FrameDefect } from './errors';
-import { takeBuffer } from './pool';
 
 /**
  * Data-plane frame: one WebSocket binary message = a fixed 32-byte header
  * followed by the raw float32 payload (little endian, as Float32Array is on
  * every platform Node runs on). The header length is a multiple of 4 so a
- * message buffer starting on a 4-byte boundary yields an aligned payload view.
+ * message buffer starting on a 4-byte boundary yields an aligned payload view
+ * (the receiver does not rely on that: it streams payloads from arbitrary offsets).
  *
  *   0  u32 magic 'MTLC'
  *   4  u8  version
@@ -48,15 +48,6 @@ export interface FrameHeader {
   bytes: number;
 }
 
-/** Allocate a frame with room for `payloadBytes` and write its header. */
-export function allocFrame(h: FrameHeader): Buffer {
-  // Pool buffers own their ArrayBuffer and start at offset 0, so the payload
-  // view at offset 32 is 4-byte aligned (Node's shared small-buffer pool need not be).
-  const buf = takeBuffer(HEADER_BYTES + h.bytes);
-  writeHeader(buf, h);
-  return buf;
-}
-
 export function writeHeader(buf: Buffer, h: FrameHeader): void {
   buf.writeUInt32LE(MAGIC, 0);
   buf[4] = VERSION;
@@ -70,22 +61,17 @@ export function writeHeader(buf: Buffer, h: FrameHeader): void {
   buf.writeUInt32LE(h.bytes, 28);
 }
 
-/** Rewrite only the step field: how a received frame is forwarded as the next hop without copying. */
-export function setStep(buf: Buffer, step: number): void {
-  buf.writeUInt16LE(step, 6);
-}
-
 /** Strict decode; throws FrameDefect describing the first problem found. */
-export function decodeHeader(buf: Buffer): FrameHeader {
-  if (buf.length < HEADER_BYTES) throw new FrameDefect(`short frame: ${buf.length} bytes, header needs ${HEADER_BYTES}`);
+export function decodeHeader(buf: Buffer, frameLength: number = buf.length): FrameHeader {
+  if (frameLength < HEADER_BYTES || buf.length < HEADER_BYTES) throw new FrameDefect(`short frame: ${frameLength} bytes, header needs ${HEADER_BYTES}`);
   const magic = buf.readUInt32LE(0);
   if (magic !== MAGIC) throw new FrameDefect(`bad magic 0x${magic.toString(16).padStart(8, '0')}`);
   if (buf[4] !== VERSION) throw new FrameDefect(`unsupported frame version ${buf[4]} (expected ${VERSION})`);
   const kind = buf[5]!;
   if (OP_NAMES[kind] === undefined) throw new FrameDefect(`unknown op kind ${kind}`);
   const bytes = buf.readUInt32LE(28);
-  if (bytes !== buf.length - HEADER_BYTES) {
-    throw new FrameDefect(`length mismatch: header says ${bytes} payload bytes, frame carries ${buf.length - HEADER_BYTES}`);
+  if (bytes !== frameLength - HEADER_BYTES) {
+    throw new FrameDefect(`length mismatch: header says ${bytes} payload bytes, frame carries ${frameLength - HEADER_BYTES}`);
   }
   if (bytes % 4 !== 0) throw new FrameDefect(`payload of ${bytes} bytes is not whole float32 values`);
   return {
@@ -100,17 +86,3 @@ export function decodeHeader(buf: Buffer): FrameHeader {
   };
 }
 
-/**
- * Float32 view of a frame's payload. Buffers that ws sliced out of a socket read
- * can start anywhere; only then is the frame copied to an aligned buffer.
- */
-export function alignedFrame(buf: Buffer): Buffer {
-  if ((buf.byteOffset + HEADER_BYTES) % 4 === 0) return buf;
-  const copy = Buffer.allocUnsafeSlow(buf.length);
-  buf.copy(copy);
-  return copy;
-}
-
-export function payloadView(buf: Buffer): Float32Array {
-  return new Float32Array(buf.buffer, buf.byteOffset + HEADER_BYTES, (buf.length - HEADER_BYTES) >>> 2);
-}

@@ -5,7 +5,7 @@ import { CollectiveError, FrameDefect } from './errors';
 import { HEADER_BYTES, OpKind, type FrameHeader } from './frame';
 import type { Link } from './link';
 import type { Attachment, PeerListener } from './listener';
-import { Mesh, type Early, type MeshGroup } from './mesh';
+import { applyEarly, Mesh, type Early, type MeshGroup, type Route } from './mesh';
 import { AllGatherOp, AllReduceOp, BroadcastOp, type Op, type OpHost, type RunningOp } from './ops';
 import { mod } from './segments';
 
@@ -28,6 +28,12 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** Chunk size of the pipelined ring (default 512 KiB); must be the same on every rank. */
   chunkBytes?: number;
+  /**
+   * Dial peers over TLS (wss). Every peer's listener must then serve TLS.
+   * `ca` is the certificate(s) to trust (e.g. the run's self-signed CA);
+   * rejectUnauthorized defaults to true.
+   */
+  tls?: { ca?: string | Buffer | Array<string | Buffer>; rejectUnauthorized?: boolean };
 }
 
 export interface GroupStats {
@@ -123,7 +129,7 @@ export class ProcessGroup extends EventEmitter implements OpHost, MeshGroup {
         if (h.chunkBytes !== chunkBytes) return { code: CloseCode.ConfigMismatch, reason: `chunkBytes mismatch: dialler has ${h.chunkBytes}, this worker has ${chunkBytes}` };
         return null;
       },
-      accept: (ws, h) => mesh.addLink(h.from, ws),
+      accept: (wire, h) => mesh.addLink(h.from, wire),
       refused: (reason) => {
         lastRefusal = reason;
       },
@@ -144,10 +150,11 @@ export class ProcessGroup extends EventEmitter implements OpHost, MeshGroup {
         secret,
         chunkBytes,
         maxFrameBytes: listener.maxFrameBytes,
+        ...(opts.tls ? { tls: opts.tls } : {}),
         deadline,
         cancelled: () => mesh.failure !== undefined,
       }).then(
-        (d) => mesh.addLink(peer, d.ws, d.stash),
+        (wire) => mesh.addLink(peer, wire),
         (err: unknown) => mesh.fail(err, { origin: peer }),
       );
     }
@@ -289,8 +296,8 @@ export class ProcessGroup extends EventEmitter implements OpHost, MeshGroup {
         this.early.delete(seq);
         for (const e of waiting) {
           if (op.settled) break;
-          this.mesh.unstashed(e.link, e.frame.length);
-          this.mesh.deliver(e.link, () => op.onFrame(e.link.peer, e.h, e.frame));
+          this.mesh.unstashed(e.link, e.payload.length);
+          this.mesh.deliver(e.link, () => applyEarly({ op, t: op.accept(e.link.peer, e.h) }, e));
         }
       }
       op.check();
@@ -305,21 +312,29 @@ export class ProcessGroup extends EventEmitter implements OpHost, MeshGroup {
     return op.promise;
   }
 
-  /** @internal */
-  route(link: Link, h: FrameHeader, frame: Buffer): void {
+  /** @internal Where the payload of a frame goes; null: keep it until its op starts. */
+  route(link: Link, h: FrameHeader): Route {
     const op = this.active.get(h.seq);
-    if (op) {
-      op.onFrame(link.peer, h, frame);
-      return;
-    }
+    if (op) return { op, t: op.accept(link.peer, h) };
     const ahead = (h.seq - this.nextSeq) >>> 0;
     if (ahead >= MAX_SEQ_AHEAD) {
       throw new FrameDefect(`unexpected sequence number ${h.seq} for group 0x${this.id.toString(16)} (next op here is seq ${this.nextSeq}; older ops are finished)`);
     }
-    let list = this.early.get(h.seq);
-    if (!list) this.early.set(h.seq, (list = []));
-    list.push({ link, h, frame });
-    this.mesh.stashed(link, frame.length);
+    return null;
+  }
+
+  /** @internal */
+  stash(e: Early): void {
+    // The op may have started while the payload was arriving.
+    const op = this.active.get(e.h.seq);
+    if (op) {
+      applyEarly({ op, t: op.accept(e.link.peer, e.h) }, e);
+      return;
+    }
+    let list = this.early.get(e.h.seq);
+    if (!list) this.early.set(e.h.seq, (list = []));
+    list.push(e);
+    this.mesh.stashed(e.link, e.payload.length);
   }
 
   /** @internal */

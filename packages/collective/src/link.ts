@@ -1,59 +1,62 @@
-import type { WebSocket } from 'ws';
-
-export type Stashed = [data: Buffer, isBinary: boolean];
+import { HEADER_BYTES, writeHeader, type FrameHeader } from './frame';
+import type { StreamConsumer, Wire, WireError } from './wire';
 
 export interface LinkHandlers {
-  message(link: Link, data: Buffer, isBinary: boolean): void;
+  /** Incoming data-plane frames, streamed (see Wire). */
+  consumer(link: Link): StreamConsumer;
   close(link: Link, code: number, reason: string): void;
-  error(link: Link, err: Error): void;
+  error(link: Link, err: WireError): void;
 }
 
 /**
  * One authenticated WebSocket to one peer rank, in both directions.
  *
- * Sending is windowed: at most `window` bytes are handed to ws (and from there
- * to the socket) before their write callbacks return; further frames wait in a
- * FIFO. This keeps Node's write buffer bounded and gives ops a signal
- * (whenWritable) to produce new frames lazily instead of allocating a whole
- * buffer's worth up front.
+ * Sending is windowed: at most `window` bytes are handed to the socket before
+ * their write callbacks return; further frames wait in a FIFO. This keeps
+ * Node's write queue bounded and gives ops a signal (whenWritable) to produce
+ * new frames lazily. A frame is one writev of a small buffer (WebSocket header
+ * + 32-byte frame header) and the payload view, never copied.
  */
 export class Link {
   private inflight = 0;
-  private readonly queue: { frame: Buffer; cb: (err?: Error) => void }[] = [];
+  private readonly queue: { h: FrameHeader; payload: Float32Array; cb: (err?: Error) => void }[] = [];
   private waiters: (() => void)[] = [];
   /** Set when this side started the close, so the close event is not a fault. */
   closing = false;
   closed = false;
   /** Bytes of frames received for ops this rank has not started yet. */
   earlyBytes = 0;
+  private readonly closeWaiters: (() => void)[] = [];
 
   constructor(
     readonly peer: number,
     readonly address: string,
-    private readonly ws: WebSocket,
+    private readonly wire: Wire,
     private readonly window: number,
-    private readonly handlers: LinkHandlers,
+    handlers: LinkHandlers,
   ) {
-    ws.binaryType = 'nodebuffer';
-    ws.removeAllListeners('message'); // the dialler's stash collector, if any
-    ws.on('message', (data, isBinary) => handlers.message(this, data as Buffer, isBinary));
-    ws.on('close', (code, reason) => {
-      this.closed = true;
-      this.failQueued(new Error(`link to peer ${peer} closed`));
-      handlers.close(this, code, reason.toString());
-    });
-    ws.on('error', (err) => handlers.error(this, err));
+    wire.stream = handlers.consumer(this);
+    wire.events = {
+      close: (code, reason) => {
+        this.closed = true;
+        this.failQueued(new Error(`link to peer ${peer} closed`));
+        handlers.close(this, code, reason);
+        for (const fn of this.closeWaiters.splice(0)) fn();
+      },
+      error: (err) => handlers.error(this, err),
+    };
   }
 
-  /** Feed messages that arrived between the handshake and this link taking over. */
-  replay(stash: Stashed[]): void {
-    for (const [data, isBinary] of stash) this.handlers.message(this, data, isBinary);
+  /** Begin receiving (frames held since the handshake are delivered now). */
+  start(): void {
+    if (this.wire.closed) queueMicrotask(() => this.wire.events.close?.(1006, ''));
+    else this.wire.release();
   }
 
-  /** Bytes handed to ws but not yet flushed, plus bytes queued behind them. */
+  /** Bytes handed to the socket but not yet flushed, plus bytes queued behind them. */
   get backlog(): number {
     let n = this.inflight;
-    for (const q of this.queue) n += q.frame.length;
+    for (const q of this.queue) n += HEADER_BYTES + q.payload.byteLength;
     return n;
   }
 
@@ -66,23 +69,29 @@ export class Link {
     this.waiters.push(fn);
   }
 
-  send(frame: Buffer, cb: (err?: Error) => void): void {
+  /** Send one frame; `payload` is referenced, not copied, until cb runs. */
+  send(h: FrameHeader, payload: Float32Array, cb: (err?: Error) => void): void {
     if (this.closed || this.closing) {
       process.nextTick(cb, new Error(`link to peer ${this.peer} is closed`));
       return;
     }
+    const size = HEADER_BYTES + payload.byteLength;
     // Always let one frame through so a frame larger than the window still moves.
-    if (this.queue.length > 0 || (this.inflight > 0 && this.inflight + frame.length > this.window)) {
-      this.queue.push({ frame, cb });
+    if (this.queue.length > 0 || (this.inflight > 0 && this.inflight + size > this.window)) {
+      this.queue.push({ h, payload, cb });
       return;
     }
-    this.write(frame, cb);
+    this.write(h, payload, cb);
   }
 
-  private write(frame: Buffer, cb: (err?: Error) => void): void {
-    this.inflight += frame.length;
-    this.ws.send(frame, { binary: true, compress: false, fin: true }, (err) => {
-      this.inflight -= frame.length;
+  private write(h: FrameHeader, payload: Float32Array, cb: (err?: Error) => void): void {
+    const size = HEADER_BYTES + payload.byteLength;
+    this.inflight += size;
+    const { buf, at } = this.wire.frameHeader(0x2, size, HEADER_BYTES);
+    writeHeader(at === 0 ? buf : buf.subarray(at), h);
+    const body = payload.byteLength > 0 ? Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength) : undefined;
+    this.wire.writeRaw(buf, body, (err) => {
+      this.inflight -= size;
       cb(err ?? undefined);
       this.drain();
     });
@@ -91,9 +100,10 @@ export class Link {
   private drain(): void {
     while (this.queue.length > 0 && !this.closed) {
       const next = this.queue[0]!;
-      if (this.inflight > 0 && this.inflight + next.frame.length > this.window) return;
+      const size = HEADER_BYTES + next.payload.byteLength;
+      if (this.inflight > 0 && this.inflight + size > this.window) return;
       this.queue.shift();
-      this.write(next.frame, next.cb);
+      this.write(next.h, next.payload, next.cb);
     }
     if (this.waiters.length > 0 && (this.closed || this.writable())) {
       const waiters = this.waiters;
@@ -111,30 +121,30 @@ export class Link {
   }
 
   pauseReads(): void {
-    if (!this.ws.isPaused) this.ws.pause();
+    this.wire.pause();
   }
 
   resumeReads(): void {
-    if (this.ws.isPaused) this.ws.resume();
+    this.wire.resume();
   }
 
   /** Start a close from this side; the socket is destroyed if the peer does not answer in time. */
   close(code: number, reason: string): void {
     if (this.closing || this.closed) return;
     this.closing = true;
-    this.ws.close(code, reason);
-    const t = setTimeout(() => this.ws.terminate(), 2000);
+    this.wire.close(code, reason);
+    const t = setTimeout(() => this.wire.terminate(), 2000);
     t.unref();
   }
 
   terminate(): void {
     this.closing = true;
-    this.ws.terminate();
+    this.wire.terminate();
   }
 
   /** Resolves once the socket is fully closed. */
   whenClosed(): Promise<void> {
     if (this.closed) return Promise.resolve();
-    return new Promise((resolve) => this.ws.once('close', () => resolve()));
+    return new Promise((resolve) => this.closeWaiters.push(resolve));
   }
 }

@@ -1,20 +1,26 @@
-import type { WebSocket } from 'ws';
 import { CloseCode, closeReason } from './codes';
 import { CollectiveError, FrameDefect } from './errors';
-import { alignedFrame, decodeHeader, type FrameHeader } from './frame';
-import { Link, type Stashed } from './link';
+import { decodeHeader, HEADER_BYTES, type FrameHeader } from './frame';
+import { Link } from './link';
+import type { RunningOp } from './ops';
+import { PayloadApplier, type Target } from './reduce';
+import type { StreamConsumer, Wire, WireError } from './wire';
 
-/** A frame that arrived before its op (or its subgroup) exists on this rank. */
+/** A frame that arrived before its op (or its subgroup) exists on this rank; its payload is copied. */
 export interface Early {
   link: Link;
   h: FrameHeader;
-  frame: Buffer;
+  payload: Buffer;
 }
+
+/** Where a routed frame goes: an op's target, or (null) a stash until its op starts. */
+export type Route = { op: RunningOp; t: Target } | null;
 
 /** The part of a process group the mesh routes frames to and fails. */
 export interface MeshGroup {
   readonly id: number;
-  route(link: Link, h: FrameHeader, frame: Buffer): void;
+  route(link: Link, h: FrameHeader): Route;
+  stash(e: Early): void;
   failAll(err: unknown): void;
   /** Names of ops in flight that still need the given peer. */
   needing(peer: number): string[];
@@ -57,15 +63,16 @@ export class Mesh {
     return this.links.filter((l) => l !== undefined).length;
   }
 
-  addLink(peer: number, ws: WebSocket, stash: Stashed[] = []): void {
+  addLink(peer: number, wire: Wire): void {
     if (this.failure || this.closed) {
-      ws.close(CloseCode.NoGroup, 'process group already ended');
+      wire.close(CloseCode.NoGroup, 'process group already ended');
+      setTimeout(() => wire.terminate(), 2000).unref();
       return;
     }
-    const link = new Link(peer, this.addresses[peer]!, ws, this.window, this);
+    const link = new Link(peer, this.addresses[peer]!, wire, this.window, this);
     this.links[peer] = link;
-    link.replay(stash);
     this.onChange();
+    link.start();
   }
 
   link(peer: number): Link {
@@ -80,8 +87,12 @@ export class Mesh {
     if (!waiting) return;
     this.orphans.delete(g.id);
     for (const e of waiting) {
-      this.unstashed(e.link, e.frame.length);
-      this.deliver(e.link, () => g.route(e.link, e.h, e.frame));
+      this.unstashed(e.link, e.payload.length);
+      this.deliver(e.link, () => {
+        const r = g.route(e.link, e.h);
+        if (r) applyEarly(r, e);
+        else g.stash(e);
+      });
     }
   }
 
@@ -108,33 +119,44 @@ export class Mesh {
 
   // --- LinkHandlers -------------------------------------------------------
 
-  message(link: Link, data: Buffer, isBinary: boolean): void {
-    if (this.failure || link.closing) return;
-    this.deliver(link, () => {
-      if (!isBinary) throw new FrameDefect(`text frame (${data.length} bytes) on the data plane`);
-      const h = decodeHeader(data);
-      const frame = alignedFrame(data);
-      const g = this.groups.get(h.group);
-      if (g) g.route(link, h, frame);
-      else this.orphan(link, h, frame);
-    });
+  consumer(link: Link): StreamConsumer {
+    return new Inbound(this, link);
   }
 
-  private orphan(link: Link, h: FrameHeader, frame: Buffer): void {
+  /** @internal A frame header arrived on a link: decode and route it. */
+  routeHeader(link: Link, hb: Buffer, frameLength: number): { h: FrameHeader; route: Route } {
+    const h = decodeHeader(hb, frameLength);
+    const g = this.groups.get(h.group);
+    if (g) return { h, route: g.route(link, h) };
+    this.checkOrphan(link, h);
+    return { h, route: null };
+  }
+
+  /** @internal A whole early frame (its op or group does not exist yet). */
+  stashEarly(e: Early): void {
+    const g = this.groups.get(e.h.group);
+    if (g) {
+      g.stash(e);
+      return;
+    }
+    let list = this.orphans.get(e.h.group >>> 0);
+    if (!list) {
+      if (this.orphans.size >= MAX_ORPHAN_GROUPS) throw new FrameDefect(`too many frames for subgroups this rank has not created`);
+      list = [];
+      this.orphans.set(e.h.group >>> 0, list);
+    }
+    list.push(e);
+    this.stashed(e.link, e.payload.length);
+  }
+
+  private checkOrphan(link: Link, h: FrameHeader): void {
     const mask = h.group >>> 0;
     const has = (r: number) => ((mask >>> r) & 1) === 1;
     const inWorld = this.world === 32 || mask >>> this.world === 0;
     if (!inWorld || !has(this.rank) || !has(link.peer)) {
       throw new FrameDefect(`frame for unknown group 0x${mask.toString(16)} (must be a group containing ranks ${link.peer} and ${this.rank})`);
     }
-    let list = this.orphans.get(mask);
-    if (!list) {
-      if (this.orphans.size >= MAX_ORPHAN_GROUPS) throw new FrameDefect(`too many frames for subgroups this rank has not created`);
-      list = [];
-      this.orphans.set(mask, list);
-    }
-    list.push({ link, h, frame });
-    this.stashed(link, frame.length);
+    if (!this.orphans.has(mask) && this.orphans.size >= MAX_ORPHAN_GROUPS) throw new FrameDefect(`too many frames for subgroups this rank has not created`);
   }
 
   close(link: Link, code: number, reason: string): void {
@@ -167,15 +189,15 @@ export class Mesh {
     this.fail(new CollectiveError(`lost connection to ${where}: ${why}`, { peer: p }), { origin: p });
   }
 
-  error(link: Link, err: Error): void {
+  error(link: Link, err: WireError): void {
     if (link.closing || this.failure || this.closed) return;
     const p = link.peer;
-    const code = (err as NodeJS.ErrnoException).code ?? '';
+    const code = err.code ?? '';
     let msg: string;
     if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') msg = `malformed frame from peer ${p} (${link.address}): oversize frame beyond maxFrameBytes ${this.maxFrameBytes} (${err.message})`;
     else if (code.startsWith('WS_ERR_')) msg = `malformed frame from peer ${p} (${link.address}): WebSocket protocol error: ${err.message}`;
     else msg = `lost connection to peer ${p} (${link.address}): ${err.message}`;
-    // ws closes the socket itself after an error; the close that follows is ours to ignore.
+    // The wire closes the socket itself after a protocol error; the close that follows is ours to ignore.
     link.closing = true;
     this.fail(new CollectiveError(msg, { peer: p, cause: err }), { origin: p });
   }
@@ -245,5 +267,99 @@ export class Mesh {
   /** Tear down without waiting (after a failure or abort). */
   async drain(): Promise<void> {
     await Promise.all(this.links.filter((l): l is Link => l !== undefined).map((l) => l.whenClosed()));
+  }
+}
+
+/** Apply a stashed frame to its op now that the op exists. */
+export function applyEarly(r: NonNullable<Route>, e: Early): void {
+  if (e.payload.length > 0) new PayloadApplier().apply(r.t, 0, e.payload);
+  r.op.complete(e.h, r.t);
+}
+
+/**
+ * Per-link receive state: collects each binary frame's 32-byte header, routes
+ * it, then applies payload pieces straight from the socket's read buffers to
+ * the op's target (sum or copy), or copies them aside for an op that has not
+ * started yet. After a fault everything that still arrives is dropped.
+ */
+class Inbound implements StreamConsumer {
+  private readonly hb = Buffer.alloc(HEADER_BYTES);
+  private hfill = 0;
+  private length = 0;
+  private pos = 0;
+  private h: FrameHeader | undefined;
+  private route: Route = null;
+  private early: Buffer | undefined;
+  private skip = true;
+  private readonly applier = new PayloadApplier();
+
+  constructor(
+    private readonly mesh: Mesh,
+    private readonly link: Link,
+  ) {}
+
+  private dead(): boolean {
+    return this.mesh.failure !== undefined || this.link.closing;
+  }
+
+  frameStart(isBinary: boolean, length: number): void {
+    this.skip = true;
+    this.h = undefined;
+    this.route = null;
+    this.early = undefined;
+    if (this.dead()) return;
+    this.mesh.deliver(this.link, () => {
+      if (!isBinary) throw new FrameDefect(`text frame (${length} bytes) on the data plane`);
+      if (length < HEADER_BYTES) throw new FrameDefect(`short frame: ${length} bytes, header needs ${HEADER_BYTES}`);
+      this.skip = false;
+      this.length = length;
+      this.hfill = 0;
+      this.pos = 0;
+    });
+  }
+
+  frameData(piece: Buffer): void {
+    if (this.skip) return;
+    if (this.dead()) {
+      this.skip = true;
+      return;
+    }
+    let p = 0;
+    if (this.hfill < HEADER_BYTES) {
+      const k = Math.min(HEADER_BYTES - this.hfill, piece.length);
+      piece.copy(this.hb, this.hfill, 0, k);
+      this.hfill += k;
+      p = k;
+      if (this.hfill < HEADER_BYTES) return;
+      this.mesh.deliver(this.link, () => {
+        const { h, route } = this.mesh.routeHeader(this.link, this.hb, this.length);
+        this.h = h;
+        this.route = route;
+        if (!route) this.early = Buffer.allocUnsafe(h.bytes);
+      });
+      if (!this.h) {
+        this.skip = true;
+        return;
+      }
+      if (p === piece.length) return;
+    }
+    const rest = p === 0 ? piece : piece.subarray(p);
+    if (this.route) this.applier.apply(this.route.t, this.pos, rest);
+    else rest.copy(this.early!, this.pos);
+    this.pos += rest.length;
+  }
+
+  frameEnd(): void {
+    if (this.skip || this.dead()) return;
+    const h = this.h!;
+    const route = this.route;
+    const early = this.early;
+    this.h = undefined;
+    this.route = null;
+    this.early = undefined;
+    this.mesh.deliver(this.link, () => {
+      if (route) route.op.complete(h, route.t);
+      else this.mesh.stashEarly({ link: this.link, h, payload: early! });
+    });
   }
 }

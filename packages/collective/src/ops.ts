@@ -1,8 +1,7 @@
 import { FrameDefect } from './errors';
-import { allocFrame, OP_NAMES, OpKind, payloadView, setStep, type FrameHeader } from './frame';
+import { HEADER_BYTES, OP_NAMES, OpKind, type FrameHeader } from './frame';
 import type { Link } from './link';
-import { giveBuffer } from './pool';
-import { addInto, addIntoBoth } from './reduce';
+import type { Target } from './reduce';
 import { chunkCount, chunkLength, mod, segmentLength, segmentStart } from './segments';
 
 /** What an op needs from its process group. */
@@ -27,7 +26,10 @@ export interface RunningOp {
   readonly settled: boolean;
   readonly promise: Promise<unknown>;
   begin(): void;
-  onFrame(from: number, h: FrameHeader, frame: Buffer): void;
+  /** A frame's header arrived: validate it and say where its payload goes. */
+  accept(from: number, h: FrameHeader): Target;
+  /** The whole payload of an accepted frame has been applied to its target. */
+  complete(h: FrameHeader, t: Target): void;
   needs(peer: number): boolean;
   fail(err: unknown): void;
   check(): void;
@@ -40,6 +42,11 @@ export interface RunningOp {
  * of different chunks overlap. An op settles when every expected chunk has
  * arrived AND every frame it sent has been flushed to the socket: resolving
  * earlier would let the caller overwrite a buffer that is still being sent.
+ *
+ * No frame buffers: payloads are sent as views of the caller's array (or of
+ * the op's result array) and incoming payloads are summed or copied straight
+ * into it as they come off the socket; a received chunk is forwarded by
+ * sending the view it was just written into.
  */
 export abstract class Op<T> implements RunningOp {
   readonly promise: Promise<T>;
@@ -55,7 +62,7 @@ export abstract class Op<T> implements RunningOp {
   /** Initial frames (read from the caller's buffer) not produced yet. */
   private produceNext = 0;
   private produceCount = 0;
-  private make: (k: number) => Buffer = () => Buffer.alloc(0);
+  private make: (k: number) => void = () => {};
   private resolve!: (v: T) => void;
   private reject!: (e: unknown) => void;
 
@@ -84,17 +91,25 @@ export abstract class Op<T> implements RunningOp {
 
   /** Set up expectations and start producing the first hop. */
   abstract begin(): void;
-  protected abstract handle(h: FrameHeader, frame: Buffer): void;
+  /** Validate a header (throw FrameDefect) and return where its payload goes. */
+  protected abstract target(h: FrameHeader): Target;
+  /** The payload is in place: forward it, if this hop does. */
+  protected abstract arrived(h: FrameHeader, t: Target): void;
   protected abstract result(): T;
 
-  onFrame(from: number, h: FrameHeader, frame: Buffer): void {
+  accept(from: number, h: FrameHeader): Target {
     if (h.kind !== this.kind) throw new FrameDefect(`op kind mismatch: peer runs ${OP_NAMES[h.kind]}, this rank runs ${this.name}`);
     if (h.total !== this.total) throw new FrameDefect(`element count mismatch in ${this.name}: peer has ${h.total}, this rank has ${this.total}`);
     if (h.aux !== this.aux) throw new FrameDefect(`root mismatch in ${this.name}: peer uses root ${h.aux}, this rank uses ${this.aux}`);
     if (from !== this.left) throw new FrameDefect(`unexpected sender for ${this.name}: only rank ${this.left} sends to this rank`);
-    this.handle(h, frame);
+    return this.target(h);
+  }
+
+  complete(h: FrameHeader, t: Target): void {
+    if (this.settled) return;
+    this.arrived(h, t);
     this.recvLeft--;
-    this.host.countReceived(frame.length);
+    this.host.countReceived(HEADER_BYTES + h.bytes);
     this.check();
   }
 
@@ -114,45 +129,27 @@ export abstract class Op<T> implements RunningOp {
     throw new FrameDefect(`${text} (${this.name})`);
   }
 
-  protected frame(step: number, chunk: number, elems: number): Buffer {
-    return allocFrame({
-      kind: this.kind,
-      step,
-      group: this.host.id,
-      seq: this.seq,
-      chunk,
-      total: this.total,
-      aux: this.aux,
-      bytes: elems * 4,
-    });
-  }
-
-  /** Forward a received frame to the right neighbour as the next hop, reusing its buffer. */
-  protected forward(frame: Buffer, step: number): void {
-    setStep(frame, step);
-    this.send(frame);
-  }
-
-  protected send(frame: Buffer): void {
+  /** Send `payload` (a view, not copied) to the right neighbour as chunk `chunk` of step `step`. */
+  protected send(step: number, chunk: number, payload: Float32Array): void {
     const link = this.host.link(this.right);
+    const h: FrameHeader = { kind: this.kind, step, group: this.host.id, seq: this.seq, chunk, total: this.total, aux: this.aux, bytes: payload.byteLength };
     this.sendsPending++;
-    link.send(frame, (err) => {
+    link.send(h, payload, (err) => {
       this.sendsPending--;
       if (err) {
         if (!this.settled) this.host.sendFailed(link, err);
         return;
       }
-      this.host.countSent(frame.length);
-      giveBuffer(frame); // flushed to the socket: nothing references it any more
+      this.host.countSent(HEADER_BYTES + h.bytes);
       this.check();
     });
   }
 
   /**
    * Produce `count` initial frames lazily, only while the right link has window
-   * room: a large broadcast then never holds more than a window of copies.
+   * room, so the socket's write queue stays bounded.
    */
-  protected produce(count: number, make: (k: number) => Buffer): void {
+  protected produce(count: number, make: (k: number) => void): void {
     this.produceCount = count;
     this.make = make;
     this.pump();
@@ -167,7 +164,7 @@ export abstract class Op<T> implements RunningOp {
         link.whenWritable(this.pump);
         return;
       }
-      this.send(this.make(this.produceNext++));
+      this.make(this.produceNext++);
     }
     this.check();
   };
@@ -187,6 +184,13 @@ export abstract class Op<T> implements RunningOp {
  * Segment k is summed in ring order starting at rank k and finishes at rank
  * k-1, which then circulates the final bits, so every rank ends with the same
  * bytes and the summation order depends only on n.
+ *
+ * Everything happens in the caller's buffer: a received partial sum is added
+ * into this rank's own copy of that segment, which is then sent on as a view.
+ * That overwrites local values the rank no longer needs (every segment but the
+ * one it finalises is overwritten again by the gather), and never touches a
+ * range that is still being sent: a range is next written only after the
+ * chunk sent from it went round the ring.
  */
 export class AllReduceOp extends Op<void> {
   private maxChunks = 0;
@@ -207,15 +211,12 @@ export class AllReduceOp extends Op<void> {
     const start = segmentStart(L, n, i);
     const len = segmentLength(L, n, i);
     this.produce(chunkCount(len, ce), (c) => {
-      const elems = chunkLength(len, ce, c);
-      const f = this.frame(0, c, elems);
       const off = start + c * ce;
-      payloadView(f).set(buf.subarray(off, off + elems));
-      return f;
+      this.send(0, c, buf.subarray(off, off + chunkLength(len, ce, c)));
     });
   }
 
-  protected handle(h: FrameHeader, frame: Buffer): void {
+  protected target(h: FrameHeader): Target {
     const { n, ce, buf } = this;
     const L = buf.length;
     const s = h.step;
@@ -230,19 +231,11 @@ export class AllReduceOp extends Op<void> {
     const elems = chunkLength(len, ce, c);
     if (h.bytes !== elems * 4) this.defect(`payload of ${h.bytes} bytes, expected ${elems * 4} for chunk ${c} of step ${s}`);
     const off = segmentStart(L, n, seg) + c * ce;
-    const own = buf.subarray(off, off + elems);
-    const p = payloadView(frame);
-    if (s < n - 2) {
-      addInto(p, own); // partial sum travels on; this rank's copy is overwritten in the gather
-      this.forward(frame, s + 1);
-    } else if (s === n - 2) {
-      addIntoBoth(p, own); // final sum: keep it and start circulating it
-      this.forward(frame, s + 1);
-    } else {
-      own.set(p);
-      if (s < 2 * n - 3) this.forward(frame, s + 1);
-      else giveBuffer(frame);
-    }
+    return { dst: buf.subarray(off, off + elems), add: s < n - 1 };
+  }
+
+  protected arrived(h: FrameHeader, t: Target): void {
+    if (h.step < 2 * this.n - 3) this.send(h.step + 1, h.chunk, t.dst);
   }
 
   protected result(): void {}
@@ -267,20 +260,15 @@ export class BroadcastOp extends Op<void> {
     const nch = chunkCount(L, ce);
     this.dist = mod(i - this.aux, n);
     if (this.dist === 0) {
-      this.produce(nch, (c) => {
-        const elems = chunkLength(L, ce, c);
-        const f = this.frame(0, c, elems);
-        payloadView(f).set(buf.subarray(c * ce, c * ce + elems));
-        return f;
-      });
+      this.produce(nch, (c) => this.send(0, c, buf.subarray(c * ce, c * ce + chunkLength(L, ce, c))));
     } else {
       this.recvLeft = nch;
       this.seen = new Uint8Array(nch);
     }
   }
 
-  protected handle(h: FrameHeader, frame: Buffer): void {
-    const { n, ce, buf } = this;
+  protected target(h: FrameHeader): Target {
+    const { ce, buf } = this;
     const L = buf.length;
     if (this.dist === 0) this.defect('the root receives nothing');
     if (h.step !== this.dist - 1) this.defect(`hop ${h.step}, expected ${this.dist - 1}`);
@@ -290,9 +278,11 @@ export class BroadcastOp extends Op<void> {
     this.seen[c] = 1;
     const elems = chunkLength(L, ce, c);
     if (h.bytes !== elems * 4) this.defect(`payload of ${h.bytes} bytes, expected ${elems * 4} for chunk ${c}`);
-    buf.set(payloadView(frame), c * ce);
-    if (this.dist < n - 1) this.forward(frame, this.dist);
-    else giveBuffer(frame);
+    return { dst: buf.subarray(c * ce, c * ce + elems), add: false };
+  }
+
+  protected arrived(h: FrameHeader, t: Target): void {
+    if (this.dist < this.n - 1) this.send(this.dist, h.chunk, t.dst);
   }
 
   protected result(): void {}
@@ -319,15 +309,11 @@ export class AllGatherOp extends Op<Float32Array> {
     this.nch = chunkCount(L, ce);
     this.recvLeft = (n - 1) * this.nch;
     this.seen = new Uint8Array(this.recvLeft);
-    this.produce(this.nch, (c) => {
-      const elems = chunkLength(L, ce, c);
-      const f = this.frame(0, c, elems);
-      payloadView(f).set(buf.subarray(c * ce, c * ce + elems));
-      return f;
-    });
+    // Sent from the op's own copy, so the caller may reuse buf as soon as the call returns.
+    this.produce(this.nch, (c) => this.send(0, c, out.subarray(i * L + c * ce, i * L + c * ce + chunkLength(L, ce, c))));
   }
 
-  protected handle(h: FrameHeader, frame: Buffer): void {
+  protected target(h: FrameHeader): Target {
     const { n, ce, out } = this;
     const L = this.buf.length;
     const s = h.step;
@@ -340,9 +326,12 @@ export class AllGatherOp extends Op<Float32Array> {
     const elems = chunkLength(L, ce, c);
     if (h.bytes !== elems * 4) this.defect(`payload of ${h.bytes} bytes, expected ${elems * 4} for chunk ${c}`);
     const slot = mod(this.i - 1 - s, n);
-    out.set(payloadView(frame), slot * L + c * ce);
-    if (s < n - 2) this.forward(frame, s + 1);
-    else giveBuffer(frame);
+    const off = slot * L + c * ce;
+    return { dst: out.subarray(off, off + elems), add: false };
+  }
+
+  protected arrived(h: FrameHeader, t: Target): void {
+    if (h.step < this.n - 2) this.send(h.step + 1, h.chunk, t.dst);
   }
 
   protected result(): Float32Array {
