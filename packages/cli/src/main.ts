@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { coordinatorCommand } from './commands/coordinator';
 import { workerCommand } from './commands/worker';
 import { trainCommand } from './commands/train';
+import { compareCommand } from './compare';
 
 export function buildProgram(): Command {
   const program = new Command('mtl')
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
   program.addCommand(trainCommand());
   program.addCommand(coordinatorCommand());
   program.addCommand(workerCommand());
+  program.addCommand(compareCommand());
   return program;
 }
 
