@@ -29,11 +29,11 @@ export async function runLocalCluster(opts: LocalClusterOptions): Promise<number
     );
     createInterface({ input: child.stdout! }).on('line', (line) => process.stdout.write(line + '\n'));
   };
-  const exited = (child: ChildProcess) =>
-    new Promise<number>((resolve) => {
-      if (child.exitCode !== null) return resolve(child.exitCode);
-      child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + (signalNumber(signal) ?? 1) : 1)));
-    });
+  // One exit promise per child, made at spawn time, so a child that is already gone is never awaited anew.
+  const exits = new Map<ChildProcess, Promise<number>>();
+  const track = (child: ChildProcess) =>
+    exits.set(child, new Promise<number>((resolve) => child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? (signalNumber(signal) ?? 1) : 1)))));
+  const exited = (child: ChildProcess) => exits.get(child)!;
 
   const coordinator = spawn(
     process.execPath,
@@ -41,6 +41,7 @@ export async function runLocalCluster(opts: LocalClusterOptions): Promise<number
     { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
   );
   children.push(coordinator);
+  track(coordinator);
   forward(coordinator, '[coord]  ');
   const coordinatorExit = exited(coordinator);
 
@@ -71,6 +72,7 @@ export async function runLocalCluster(opts: LocalClusterOptions): Promise<number
         { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
       );
       children.push(worker);
+      track(worker);
       forward(worker, `[rank ${i}] `);
       void exited(worker).then((code) => {
         // A worker that dies early is reported by the coordinator (it sees the socket close); if the
