@@ -3,6 +3,7 @@ import { coordinatorCommand } from './commands/coordinator';
 import { workerCommand } from './commands/worker';
 import { trainCommand } from './commands/train';
 import { compareCommand } from './compare';
+import { benchCommand } from './bench';
 
 export function buildProgram(): Command {
   const program = new Command('mtl')
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
   program.addCommand(coordinatorCommand());
   program.addCommand(workerCommand());
   program.addCommand(compareCommand());
+  program.addCommand(benchCommand());
   return program;
 }
 

@@ -1,0 +1,59 @@
+// Quick (CI-sized) and full settings of the benchmark suite.
+const MiB = 1 << 20;
+
+export interface BenchSettings {
+  mode: 'quick' | 'full';
+  backend: string;
+  python: boolean;
+  allReduce: { worlds: number[]; sizesBytes: number[]; iterations: number; warmup: number };
+  pointToPoint: { bytes: number; iterations: number };
+  gloo: { iterations: number; warmup: number };
+  /** cluster W=1 run (the W=2 run is the memory run, memorySteps long) */
+  train: { steps: number; warmup: number };
+  memorySteps: number;
+  plain: { steps: number; warmup: number; gradSteps: number };
+  /** also run the plain loop with the stock wasm matMul kernels (the before of the kernel change) */
+  stockCompare: boolean;
+  ddp: { worlds: number[]; steps: number; warmup: number };
+  gemm: { reps: number };
+  timeoutMs: number;
+}
+
+export function settingsFor(quick: boolean, overrides: { backend?: string; python?: boolean; memorySteps?: number; trainSteps?: number }): BenchSettings {
+  const base: BenchSettings = quick
+    ? {
+        mode: 'quick',
+        backend: 'wasm',
+        python: true,
+        allReduce: { worlds: [2], sizesBytes: [1 * MiB], iterations: 3, warmup: 1 },
+        pointToPoint: { bytes: 4 * MiB, iterations: 3 },
+        gloo: { iterations: 3, warmup: 1 },
+        train: { steps: 6, warmup: 2 },
+        memorySteps: 6,
+        plain: { steps: 4, warmup: 2, gradSteps: 2 },
+        stockCompare: false,
+        ddp: { worlds: [2], steps: 2, warmup: 1 },
+        gemm: { reps: 5 },
+        timeoutMs: 120_000,
+      }
+    : {
+        mode: 'full',
+        backend: 'wasm',
+        python: true,
+        allReduce: { worlds: [2, 4], sizesBytes: [1, 4, 16, 64].map((m) => m * MiB), iterations: 10, warmup: 2 },
+        pointToPoint: { bytes: 16 * MiB, iterations: 20 },
+        gloo: { iterations: 8, warmup: 2 },
+        train: { steps: 80, warmup: 10 },
+        memorySteps: 1000,
+        plain: { steps: 30, warmup: 5, gradSteps: 10 },
+        stockCompare: true,
+        ddp: { worlds: [1, 2], steps: 20, warmup: 3 },
+        gemm: { reps: 20 },
+        timeoutMs: 1_800_000,
+      };
+  if (overrides.backend) base.backend = overrides.backend;
+  if (overrides.python === false) base.python = false;
+  if (overrides.memorySteps) base.memorySteps = overrides.memorySteps;
+  if (overrides.trainSteps) base.train.steps = overrides.trainSteps;
+  return base;
+}

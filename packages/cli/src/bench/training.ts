@@ -1,0 +1,211 @@
+// Training figures from the real cluster: `mtl train` as a user runs it (coordinator + W worker
+// processes on loopback), then the run's own metrics.jsonl and summary.json are read back.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { ProcessTreeSampler, type ProcMemory } from './proc';
+import { REF } from './python';
+
+export const CLI = join(__dirname, '..', '..', 'bin', 'mtl.js');
+
+export interface ClusterRunOptions {
+  world: number;
+  steps: number;
+  warmup: number;
+  backend: string;
+  dir: string;
+  timeoutMs: number;
+}
+
+export interface MemoryReport {
+  steps: number;
+  tensorsFirst: number;
+  tensorsLast: number;
+  tensorsMin: number;
+  tensorsMax: number;
+  /** true when the live tensor count after warmup never changes */
+  tensorsFlat: boolean;
+  workers: Array<{ role: string; pid: number; peakRssMB: number; rssQuarterMB: number; rssEndMB: number; growthMB: number }>;
+}
+
+export interface ClusterRun {
+  world: number;
+  globalBatch: number;
+  stepsMeasured: number;
+  warmupSkipped: number;
+  stepMs: number;
+  stepMsMedian: number;
+  samplesPerSec: number;
+  gflopsPerWorker: number;
+  /** FLOPs of one worker's forward+backward divided by the compute phase only */
+  computeGflopsPerWorker: number;
+  split: { computeMs: number; commMs: number; updateMs: number; otherMs: number };
+  bytesSentPerStep: number;
+  flopsPerExample: number;
+  summary: { status: string; samplesPerSec: number; gflopsPerWorker: number; backend: string; wallTimeSec: number };
+  memory: MemoryReport;
+  command: string;
+}
+
+interface TrainLine {
+  type: 'train';
+  step: number;
+  time: number;
+  computeMs: number;
+  commMs: number;
+  updateMs: number;
+  bytesSent: number;
+  tensors: number;
+}
+
+/** 3 * 2 * sum(in*out) over the layers: the same count as @mtl/mtl's flopsPerExample and the anchor. */
+export function refFlopsPerExample(): number {
+  let macs = 0;
+  let w: number = REF.inputDim;
+  for (const h of REF.trunk) {
+    macs += w * h;
+    w = h;
+  }
+  macs += w * REF.tasks;
+  return 6 * macs;
+}
+
+export function trainArgs(o: ClusterRunOptions): string[] {
+  const tasks = Array.from({ length: REF.tasks }, (_, i) => `t${i}:regression`).join(',');
+  return [
+    'train',
+    '--workers', String(o.world),
+    '--input-dim', String(REF.inputDim),
+    '--trunk', REF.trunk.join(','),
+    '--tasks', tasks,
+    '--batch-size', String(REF.perWorkerBatch * o.world),
+    '--backend', o.backend,
+    '--steps', String(o.steps),
+    '--examples', '8192',
+    '--out', o.dir,
+    '--checksum-every', '1000',
+    // Validation only after the last step, so no step in the measured window pays for it.
+    '--eval-every', String(o.steps + 1),
+    '--log-format', 'json',
+  ];
+}
+
+function mean(xs: number[]): number {
+  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0;
+}
+
+function median(xs: number[]): number {
+  if (!xs.length) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+export async function runCluster(o: ClusterRunOptions): Promise<ClusterRun> {
+  rmSync(o.dir, { recursive: true, force: true });
+  mkdirSync(o.dir, { recursive: true });
+  const args = trainArgs(o);
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const sampler = new ProcessTreeSampler(child.pid!, 500);
+  let tail = '';
+  const keep = (d: Buffer) => {
+    tail = (tail + d.toString()).slice(-3000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const code = await new Promise<number | null>((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGTERM'), o.timeoutMs);
+    child.on('close', (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
+  const procs = sampler.stop();
+  const summaryFile = join(o.dir, 'summary.json');
+  if (code !== 0 || !existsSync(summaryFile)) {
+    throw new Error(`mtl train (W=${o.world}) exited with code ${code}: ${tail.trim().split('\n').slice(-4).join(' | ')}`);
+  }
+  const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as ClusterRun['summary'] & { flopsPerExample?: number };
+  const lines = readFileSync(join(o.dir, 'metrics.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { type: string });
+  const train = lines.filter((l): l is TrainLine => l.type === 'train').sort((a, b) => a.step - b.step);
+  const steady = train.filter((l) => l.step >= o.warmup);
+  if (steady.length < 2) throw new Error(`mtl train (W=${o.world}): only ${steady.length} steps after warmup`);
+  // Wall time per step from consecutive `time` stamps (covers everything a step costs, including
+  // what the split does not name); a gap that spans a validation is left out.
+  const evalSteps = new Set(lines.filter((l) => l.type === 'eval').map((l) => (l as unknown as { step: number }).step));
+  const deltas: number[] = [];
+  for (let i = 1; i < steady.length; i++) {
+    const a = steady[i - 1];
+    const b = steady[i];
+    if (b.step !== a.step + 1 || evalSteps.has(b.step)) continue;
+    deltas.push((b.time - a.time) * 1000);
+  }
+  const stepMs = mean(deltas);
+  const globalBatch = REF.perWorkerBatch * o.world;
+  const flops = summary.flopsPerExample || refFlopsPerExample();
+  const split = {
+    computeMs: mean(steady.map((l) => l.computeMs)),
+    commMs: mean(steady.map((l) => l.commMs)),
+    updateMs: mean(steady.map((l) => l.updateMs)),
+    otherMs: 0,
+  };
+  split.otherMs = Math.max(0, stepMs - split.computeMs - split.commMs - split.updateMs);
+  const samplesPerSec = globalBatch / (stepMs / 1000);
+  const tensors = steady.map((l) => l.tensors);
+  const memory: MemoryReport = {
+    steps: train.length,
+    tensorsFirst: tensors[0],
+    tensorsLast: tensors[tensors.length - 1],
+    tensorsMin: Math.min(...tensors),
+    tensorsMax: Math.max(...tensors),
+    tensorsFlat: Math.min(...tensors) === Math.max(...tensors),
+    workers: workerMemory(procs),
+  };
+  return {
+    world: o.world,
+    globalBatch,
+    stepsMeasured: deltas.length,
+    warmupSkipped: o.warmup,
+    stepMs,
+    stepMsMedian: median(deltas),
+    samplesPerSec,
+    gflopsPerWorker: (samplesPerSec * flops) / o.world / 1e9,
+    computeGflopsPerWorker: split.computeMs > 0 ? (REF.perWorkerBatch * flops) / (split.computeMs / 1000) / 1e9 : 0,
+    split,
+    bytesSentPerStep: mean(steady.map((l) => l.bytesSent)),
+    flopsPerExample: flops,
+    summary: {
+      status: summary.status,
+      samplesPerSec: summary.samplesPerSec,
+      gflopsPerWorker: summary.gflopsPerWorker,
+      backend: summary.backend,
+      wallTimeSec: summary.wallTimeSec,
+    },
+    memory,
+    command: `node packages/cli/bin/mtl.js ${args.map((a) => (/[\s,]/.test(a) && !a.includes(':') ? `'${a}'` : a)).join(' ')}`,
+  };
+}
+
+/**
+ * Worker processes only. The growth figure compares the last RSS sample with the one a quarter of
+ * the way through the worker's life (past start-up and the first steps' allocations).
+ */
+function workerMemory(procs: ProcMemory[]): MemoryReport['workers'] {
+  return procs
+    .filter((p) => p.role.startsWith('worker'))
+    .map((p) => {
+      const s = p.samples;
+      const ref = s[Math.floor(s.length / 4)];
+      const last = s[s.length - 1];
+      return {
+        role: p.role,
+        pid: p.pid,
+        peakRssMB: p.peakRssMB,
+        rssQuarterMB: ref?.rssMB ?? 0,
+        rssEndMB: last?.rssMB ?? 0,
+        growthMB: (last?.rssMB ?? 0) - (ref?.rssMB ?? 0),
+      };
+    });
+}

@@ -1,0 +1,91 @@
+// The CI-sized benchmark: `mtl bench --quick` runs end to end and reports every field. Figures are
+// not asserted (ratios and budgets live in the benchmark's own PASS/FAIL table).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { mtl, tempDir } from './harness';
+
+type Json = Record<string, unknown>;
+
+const isNote = (x: unknown) => !!x && typeof x === 'object' && typeof (x as Json).note === 'string' && Object.keys(x as Json).length === 1;
+
+/** Either the measurement (with these fields) or a { note } saying why it was skipped. */
+function expectMeasuredOrNote(x: unknown, fields: string[]): void {
+  expect(x).toBeTruthy();
+  if (isNote(x)) return;
+  const row = (Array.isArray(x) ? x[0] : x) as Json;
+  if (Array.isArray(x) && x.length === 0) return;
+  for (const f of fields) expect(row, f).toHaveProperty(f);
+}
+
+describe('mtl bench --quick', () => {
+  it('writes bench.json with every section and a PASS/FAIL/SKIP line per target', async () => {
+    const out = tempDir('bench');
+    const r = await mtl(['bench', '--quick', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const file = join(out, 'bench.json');
+    expect(existsSync(file)).toBe(true);
+    const b = JSON.parse(readFileSync(file, 'utf8')) as Json;
+
+    for (const k of ['schema', 'mode', 'startedAt', 'finishedAt', 'wallTimeSec', 'commit', 'machine', 'settings', 'python', 'workload', 'allReduce', 'pointToPoint', 'compute', 'training', 'memory', 'targets']) {
+      expect(b, k).toHaveProperty(k);
+    }
+    expect(b.mode).toBe('quick');
+    const machine = b.machine as Json;
+    for (const k of ['cpuModel', 'nproc', 'node', 'loadavgStart', 'loadavgEnd']) expect(machine).toHaveProperty(k);
+    expect((b.workload as Json).flopsPerExample).toBeGreaterThan(0);
+
+    const ar = b.allReduce as Json;
+    expectMeasuredOrNote(ar.ours, ['world', 'bytes', 'meanMs', 'algbwGBs', 'busbwGBs']);
+    expectMeasuredOrNote(ar.gloo, ['world', 'bytes', 'meanMs', 'algbwGBs', 'busbwGBs']);
+    expect(Array.isArray(ar.vsGloo)).toBe(true);
+    expectMeasuredOrNote(b.pointToPoint, ['raw']);
+
+    const c = b.compute as Json;
+    expectMeasuredOrNote(c.gemmAllCores, ['gflops', 'numpy', 'blas']);
+    expectMeasuredOrNote(c.gemmOneCore, ['gflops']);
+    expectMeasuredOrNote(c.plainStockMatMul, ['stepMs']);
+    // The plain tfjs loop and both cluster runs need nothing outside the repository: always measured.
+    for (const k of ['stepMs', 'samplesPerSec', 'gflops', 'lossAndGradMs', 'lossAndGradGflops']) expect(c.plain as Json).toHaveProperty(k);
+
+    const t = b.training as Json;
+    for (const w of ['w1', 'w2']) {
+      const run = t[w] as Json;
+      expect(isNote(run), `${w}: ${JSON.stringify(run)}`).toBe(false);
+      for (const k of ['world', 'stepMs', 'samplesPerSec', 'gflopsPerWorker', 'computeGflopsPerWorker', 'split', 'bytesSentPerStep', 'memory', 'command']) {
+        expect(run, `${w}.${k}`).toHaveProperty(k);
+      }
+      for (const k of ['computeMs', 'commMs', 'updateMs', 'otherMs']) expect(run.split as Json).toHaveProperty(k);
+      expect(run.samplesPerSec).toBeGreaterThan(0);
+    }
+    expect((t.w2 as Json).world).toBe(2);
+    expectMeasuredOrNote(t.ddp, ['world', 'stepMs', 'samplesPerSec', 'gflopsPerProc']);
+    for (const k of ['overheadRatio', 'scaling', 'gemmBoundSamplesPerSec', 'endToEndFraction', 'vsDdp']) expect(t).toHaveProperty(k);
+    expect(typeof t.overheadRatio).toBe('number');
+    expect(typeof t.scaling).toBe('number');
+
+    const m = b.memory as Json;
+    for (const k of ['tensorsFirst', 'tensorsLast', 'tensorsFlat', 'workers']) expect(m).toHaveProperty(k);
+
+    const targets = b.targets as Json[];
+    const ids = targets.map((x) => x.id);
+    expect(ids).toEqual([
+      'allreduce-busbw-vs-gloo-w2',
+      'allreduce-busbw-vs-gloo-w4',
+      'cluster-overhead-w1',
+      'scaling-w2',
+      'compute-gflops-per-worker',
+      'end-to-end-vs-gemm-limit',
+      'memory-flat',
+    ]);
+    for (const x of targets) {
+      expect(['PASS', 'FAIL', 'SKIP']).toContain(x.status);
+      expect(x).toHaveProperty('ratio');
+      expect(x).toHaveProperty('measured');
+    }
+
+    // The readable table names every target with its status.
+    expect(r.stdout).toContain('Targets (issue 4)');
+    for (const x of targets) expect(r.stdout).toMatch(new RegExp(`^${x.status}\\s`, 'm'));
+  });
+});
