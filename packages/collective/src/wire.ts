@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
+import { createKernel, READ_BUFFER_BYTES, type Kernel } from './reduce';
 
 /**
  * A minimal RFC 6455 WebSocket endpoint over an already-upgraded socket.
@@ -91,6 +92,7 @@ export class Wire {
   private hfill = 0;
   private opcode = 0;
   private remaining = 0;
+  private length = 0;
   private masked = false;
   private readonly mask = Buffer.alloc(4);
   private maskZero = true;
@@ -102,6 +104,8 @@ export class Wire {
   private held: Buffer[] | undefined;
 
   readonly socket: Duplex;
+  /** The SIMD kernel whose memory socket reads land in (null: reads are ordinary buffers). */
+  readonly kernel: Kernel | null;
 
   constructor(
     socket: Duplex,
@@ -110,7 +114,9 @@ export class Wire {
     maxMessage: number,
   ) {
     this.maxMessage = maxMessage;
-    const fast = userBufferReads(socket, (chunk) => this.onData(chunk));
+    const kernel = createKernel();
+    const fast = userBufferReads(socket, (chunk) => this.onData(chunk), () => this.alignHint(), kernel);
+    this.kernel = fast ? kernel : null;
     this.socket = socket = fast ?? socket;
     if (!fast) socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => {}); // surfaces as 'close' (1006)
@@ -243,6 +249,19 @@ export class Wire {
     if (!this.held) this.socket.resume();
   }
 
+  /**
+   * Where (mod 4) the next read should start in memory so that the payload's
+   * float32 values land 4-byte aligned: data-plane payloads are whole floats
+   * and start 32 bytes (our header) into the WebSocket payload, so inside a
+   * frame that is the count of payload bytes already consumed; between frames
+   * it assumes the next one is a large data frame of the peer's role.
+   */
+  private alignHint(): number {
+    if (this.state === State.Payload) return (this.length - this.remaining) & 3;
+    const head = this.role === 'server' ? 14 : 10;
+    return -(head - this.hfill) & 3;
+  }
+
   private onData(chunk: Buffer): void {
     if (this.held) {
       this.held.push(Buffer.from(chunk)); // reads may reuse one buffer
@@ -319,6 +338,7 @@ export class Wire {
     }
     this.opcode = opcode;
     this.remaining = length;
+    this.length = length;
     if (control || !this.stream) {
       this.sink = 'buffer';
       this.parts = [];
@@ -388,26 +408,29 @@ export class Wire {
   }
 }
 
-const READ_BUFFER_BYTES = 256 * 1024;
 
 /**
  * Node allocates a fresh 64 KiB ArrayBuffer for every socket read; at ~1 GB/s
  * that external memory drives a full mark-compact every few tens of MiB
  * (measured: 15-28 ms of GC per 16 MiB all-reduce). A socket created with
- * `onread` reads into one reusable buffer instead, but that option exists only
+ * `onread` reads into a buffer of ours instead, but that option exists only
  * when a socket is constructed, not for sockets an http server or client hands
  * over after an upgrade. So a plain TCP socket is re-wrapped: a new
  * net.Socket takes over its handle (documented `handle` option) with `onread`.
+ * The buffer function lets each read start at the offset (mod 4) that keeps
+ * payload floats aligned (for the JS fallback), and with WebAssembly the reads
+ * land in the SIMD kernel's memory (see reduce.ts).
  * Everything downstream treats a chunk as valid only during the callback
  * (the receive path copies what it keeps). TLS sockets, or a Node whose
  * sockets do not look as expected, keep ordinary 'data' events.
  */
-function userBufferReads(socket: Duplex, onChunk: (chunk: Buffer) => void): Socket | undefined {
+function userBufferReads(socket: Duplex, onChunk: (chunk: Buffer) => void, align: () => number, kernel: Kernel | null): Socket | undefined {
   if (!(socket instanceof Socket) || socket instanceof TLSSocket || socket.destroyed) return undefined;
-  const s = socket as Socket & { _handle?: { useUserBuffer?: unknown; readStop?: () => number } | null };
+  const s = socket as Socket & { _handle?: { useUserBuffer?: unknown } | null };
   const handle = s._handle;
   if (!handle || typeof handle.useUserBuffer !== 'function' || socket.listenerCount('data') > 0) return undefined;
-  const buffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+  const base = kernel ? null : Buffer.allocUnsafeSlow(READ_BUFFER_BYTES + 4);
+  const views = kernel ? kernel.reads : [0, 1, 2, 3].map((k) => base!.subarray(k, k + READ_BUFFER_BYTES));
   s._handle = null;
   socket.removeAllListeners();
   socket.on('error', () => {});
@@ -418,10 +441,9 @@ function userBufferReads(socket: Duplex, onChunk: (chunk: Buffer) => void): Sock
     readable: true,
     writable: true,
     onread: {
-      buffer,
+      buffer: () => views[align()]!,
       callback: (n: number, buf: Uint8Array) => {
-        onChunk(buffer.subarray(0, n));
-        void buf;
+        onChunk(Buffer.from(buf.buffer, buf.byteOffset, n));
         return true;
       },
     },
