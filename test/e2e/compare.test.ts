@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll } from 'vitest';
-import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { mtl, tempDir, readJson, readJsonl } from './harness';
 
@@ -53,10 +53,14 @@ describe('mtl compare', () => {
     expect(header.indexOf(s1.runId)).toBeGreaterThan(0);
     expect(header.indexOf(s2.runId)).toBeGreaterThan(header.indexOf(s1.runId));
 
-    for (const task of ['task_a', 'task_b']) {
-      for (const m of ['mse', 'mae', 'r2']) {
-        const label = m === 'mse' ? `${task} mse (primary)` : `${task} ${m}`;
-        expect(lastCells(r.stdout, label, 2)).toEqual([metric(s1.finalMetrics[task][m]), metric(s2.finalMetrics[task][m])]);
+    const cmp = readJson(join(out, 'compare.json'));
+    const tasks: Array<{ name: string; primary: string }> = cmp.tasks;
+    expect(tasks.map((t) => t.name)).toEqual(Object.keys(s1.finalMetrics));
+    expect(tasks.find((t) => t.name === 'task_a')!.primary).toBe('mse'); // regression: primaryMetric from @mtl/mtl
+    for (const { name: task, primary } of tasks) {
+      for (const m of Object.keys(s1.finalMetrics[task]).filter((k) => k !== 'count')) {
+        const label = m === primary ? `${task} ${m} (primary)` : `${task} ${m} `;
+        expect(lastCells(r.stdout, label, 2), label).toEqual([metric(s1.finalMetrics[task][m]), metric(s2.finalMetrics[task][m])]);
       }
     }
     expect(lastCells(r.stdout, 'wall time (s)', 2)).toEqual([seconds(s1.wallTimeSec), seconds(s2.wallTimeSec)]);
@@ -77,7 +81,12 @@ describe('mtl compare', () => {
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     expect(html).toContain('<svg');
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org|vega\.github\.io)/); // self-contained
-    for (const name of ['task_a', 'task_b', s1.runId, s2.runId, metric(s1.finalMetrics.task_a.mse), metric(s2.finalMetrics.task_b.mse)]) expect(html).toContain(name);
+    for (const { name, primary } of tasks) {
+      expect(html).toContain(name);
+      expect(html).toContain(metric(s1.finalMetrics[name][primary]));
+      expect(html).toContain(metric(s2.finalMetrics[name][primary]));
+    }
+    for (const id of [s1.runId, s2.runId]) expect(html).toContain(id);
     for (const f of ['loss-vs-step.svg', 'loss-vs-time.svg', 'val-metric.svg', 'throughput.svg', 'bytes-per-step.svg']) {
       const svg = readFileSync(join(out, f), 'utf8');
       expect(svg.startsWith('<svg'), f).toBe(true);
@@ -85,11 +94,10 @@ describe('mtl compare', () => {
     }
 
     // compare.json: the raw numbers of the table
-    const cmp = readJson(join(out, 'compare.json'));
     const row = (key: string) => cmp.rows.find((x: { key: string }) => x.key === key);
     expect(cmp.runs.map((x: { runId: string }) => x.runId)).toEqual([s1.runId, s2.runId]);
-    for (const task of ['task_a', 'task_b']) {
-      for (const m of ['mse', 'mae', 'r2', 'count']) expect(row(`metric.${task}.${m}`).values).toEqual([s1.finalMetrics[task][m], s2.finalMetrics[task][m]]);
+    for (const { name: task } of tasks) {
+      for (const m of Object.keys(s1.finalMetrics[task])) expect(row(`metric.${task}.${m}`).values).toEqual([s1.finalMetrics[task][m], s2.finalMetrics[task][m]]);
       expect(row(`trainLoss.${task}`).values).toEqual([s1.finalTrainLoss[task], s2.finalTrainLoss[task]]);
     }
     for (const key of ['wallTimeSec', 'trainTimeSec', 'samplesPerSec', 'steps', 'bytesSentPerStep', 'bytesSentTotal']) {
@@ -149,6 +157,21 @@ describe('mtl compare', () => {
       expect(c.run.batchSize).toBe(64);
       expect(lastCells(r.stdout, 'samples/s', variants.length)[variants.indexOf(v)]).toBe(thousands(s.samplesPerSec));
     }
+    // same data budget: both trained 64 examples per task per step (measured from the recorded samples)
+    expect(lastCells(r.stdout, 'examples per task per step', variants.length)).toEqual(variants.map(() => '64'));
     expect(existsSync(join(out, 'report.html'))).toBe(true);
+  });
+
+  it('shows what an unfinished run lacks as n/a instead of inventing it', async () => {
+    const partial = join(root, 'partial');
+    cpSync(d2, partial, { recursive: true });
+    rmSync(join(partial, 'summary.json'));
+    const r = await mtl(['compare', d1, partial, '--out', join(root, 'partial-report')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(tableRow(r.stdout, 'status')).toContain('unfinished (no summary.json)');
+    expect(lastCells(r.stdout, 'wall time (s)', 2)[1]).toBe('n/a');
+    // final metrics fall back to the last validation in metrics.jsonl, marked with a dagger
+    const evals = readJsonl(join(d2, 'metrics.jsonl')).filter((l) => l.type === 'eval');
+    expect(lastCells(r.stdout, 'task_a mse (primary)', 2)[1]).toBe(`${metric(evals[evals.length - 1].metrics.task_a.mse)} †`);
   });
 });

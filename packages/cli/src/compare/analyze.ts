@@ -96,6 +96,15 @@ function taskPrimary(task: { name: string; type: string }): { name: string; high
   }
 }
 
+/**
+ * How many task-examples (an example trained for one task) one recorded sample stands for. A distributed
+ * worker reports the examples of its slice, each trained for every task; a parallel worker reports the
+ * examples of its own task only, so its samples already are task-examples.
+ */
+export function taskExamplesPerSample(run: LoadedRun): number {
+  return run.config.run.variant === 'parallel' ? 1 : run.config.run.tasks.length;
+}
+
 function bestOf(values: Array<number | null>, better: Better): number[] {
   if (!better) return [];
   const present = values.map((v, i) => [v, i] as const).filter((p): p is readonly [number, number] => p[0] !== null && Number.isFinite(p[0]));
@@ -205,7 +214,27 @@ export function buildComparison(runs: LoadedRun[], rawTargets: Target[]): Compar
   const s = (f: (r: LoadedRun) => number | undefined | null) => runs.map((r) => f(r) ?? null);
   add({ key: 'wallTimeSec', section: 'run', label: 'wall time', unit: 's', better: 'lower', format: 'seconds', values: s((r) => r.summary?.wallTimeSec) });
   add({ key: 'trainTimeSec', section: 'run', label: 'training time', unit: 's', better: 'lower', format: 'seconds', values: s((r) => r.summary?.trainTimeSec) });
-  add({ key: 'samplesPerSec', section: 'run', label: 'samples/s', unit: '', better: 'higher', format: 'rate', values: s((r) => r.summary?.samplesPerSec) });
+  // samples/s as each run recorded it; ranked only when every run counts samples the same way.
+  const sameCounting = new Set(runs.map(taskExamplesPerSample)).size === 1 || new Set(runs.map((r) => r.config.run.variant)).size === 1;
+  add({ key: 'samplesPerSec', section: 'run', label: sameCounting ? 'samples/s' : 'samples/s (as recorded, see note)', unit: '', better: sameCounting ? 'higher' : null, format: 'rate', values: s((r) => r.summary?.samplesPerSec) });
+  add({
+    key: 'taskExamplesPerSec',
+    section: 'run',
+    label: 'task-examples/s',
+    unit: '',
+    better: 'higher',
+    format: 'rate',
+    values: s((r) => (r.summary?.samplesPerSec === undefined ? null : r.summary.samplesPerSec * taskExamplesPerSample(r))),
+  });
+  add({
+    key: 'examplesPerTaskPerStep',
+    section: 'run',
+    label: 'examples per task per step',
+    unit: '',
+    better: null,
+    format: 'rate',
+    values: s((r) => (r.summary?.samples === undefined || !r.summary.steps ? null : (r.summary.samples * taskExamplesPerSample(r)) / r.config.run.tasks.length / r.summary.steps)),
+  });
   add({ key: 'steps', section: 'run', label: 'steps', unit: '', better: null, format: 'int', values: infos.map((x) => x.steps) });
   add({ key: 'epochs', section: 'run', label: 'epochs', unit: '', better: null, format: 'epochs', values: s((r) => r.summary?.epochs) });
   add({ key: 'samples', section: 'run', label: 'samples', unit: '', better: null, format: 'int', values: s((r) => r.summary?.samples) });
@@ -328,6 +357,10 @@ function setupNotes(runs: LoadedRun[], infos: RunInfo[]): string[] {
   same((r) => r.batchSize, 'Batch size', (v) => `${String(v)} labelled examples per task per step (distributed: global batch; parallel: per-task global batch, by design the same number)`);
   same((r) => r.tasks, 'Tasks', (v) => (v as RunInfo['tasks']).map((t) => `${t.name} (${t.type})`).join(', '));
   same((r) => r.data, 'Data', (v) => JSON.stringify(v));
+  notes.push(
+    'Samples as recorded: a distributed run counts examples (each trained for every task), a parallel run counts examples of each task separately. ' +
+      'task-examples/s puts both on one footing (distributed: samples/s x number of tasks; parallel: samples/s), and "examples per task per step" checks the budget from the measured samples.',
+  );
   const measured = infos.map((r) => `${r.label} ${r.samples === null ? 'n/a' : withThousands(r.samples)} samples in ${r.steps ?? 'n/a'} steps`).join(', ');
   notes.push(`Measured data consumed (summary.json): ${measured}.`);
   for (const r of infos) {

@@ -1,4 +1,4 @@
-import type { Comparison } from './analyze';
+import { taskExamplesPerSample, type Comparison } from './analyze';
 import type { LoadedRun } from './run-dir';
 
 /** A chart of the report: file name, title, what it shows, and its vega-lite spec (data inline). */
@@ -24,18 +24,18 @@ export function throughputWindow(steps: number): number {
  * Samples/s over consecutive windows of train lines: samples in the window divided by the time from the
  * end of the previous window (training start for the first) to the end of this one.
  */
-export function throughputSeries(run: LoadedRun): Array<{ step: number; samplesPerSec: number }> {
+export function throughputSeries(run: LoadedRun): Array<{ step: number; taskExamplesPerSec: number }> {
   const t = run.train;
   const k = throughputWindow(t.length);
-  const out: Array<{ step: number; samplesPerSec: number }> = [];
+  const out: Array<{ step: number; taskExamplesPerSec: number }> = [];
   for (let start = 0; start + k <= t.length; start += k) {
     const window = t.slice(start, start + k);
     if (window.some((p) => p.samples === undefined)) continue;
     const t0 = start === 0 ? 0 : t[start - 1]!.time;
     const t1 = window[window.length - 1]!.time;
     if (t1 <= t0) continue;
-    const samples = window.reduce((s, p) => s + (p.samples ?? 0), 0);
-    out.push({ step: window[window.length - 1]!.step + 1, samplesPerSec: samples / (t1 - t0) });
+    const samples = window.reduce((s, p) => s + (p.samples ?? 0), 0) * taskExamplesPerSample(run);
+    out.push({ step: window[window.length - 1]!.step + 1, taskExamplesPerSec: samples / (t1 - t0) });
   }
   return out;
 }
@@ -88,7 +88,7 @@ export function chartSpecs(cmp: Comparison, runs: LoadedRun[]): ChartSpec[] {
   const bytes = runs.flatMap((r, i) => r.train.filter((p) => p.bytesSent !== undefined).map((p) => ({ run: labels[i], step: p.step + 1, bytes: p.bytesSent! })));
   const windows = runs.map((r, i) => `${labels[i]} ${throughputWindow(r.train.length)}`).join(', ');
 
-  return [
+  const charts: ChartSpec[] = [
     lossChart('step', 'loss-vs-step.svg', 'Training loss vs step', 'step'),
     lossChart('time', 'loss-vs-time.svg', 'Training loss vs wall time', 'seconds since training start'),
     {
@@ -116,17 +116,17 @@ export function chartSpecs(cmp: Comparison, runs: LoadedRun[]): ChartSpec[] {
     {
       file: 'throughput.svg',
       title: 'Throughput vs step',
-      caption: `Samples per second over consecutive windows of steps (window in steps: ${windows}); the first window includes warm-up, and a window that spans a validation includes its time.`,
+      caption: `Task-examples per second (an example trained for one task; distributed: recorded samples x tasks, parallel: recorded samples) over consecutive windows of steps (window in steps: ${windows}); the first window includes warm-up, and a window that spans a validation includes its time.`,
       spec: {
         ...base,
-        title: 'Throughput (samples/s per window of steps)',
+        title: 'Throughput (task-examples/s per window of steps)',
         width: 520,
         height: 240,
         data: { values: thr },
         mark: { type: 'line', point: true },
         encoding: {
           x: { field: 'step', type: 'quantitative', title: 'step (end of window)' },
-          y: { field: 'samplesPerSec', type: 'quantitative', title: 'samples/s' },
+          y: { field: 'taskExamplesPerSec', type: 'quantitative', title: 'task-examples/s' },
           color,
         },
       },
@@ -141,15 +141,29 @@ export function chartSpecs(cmp: Comparison, runs: LoadedRun[]): ChartSpec[] {
         width: 520,
         height: 240,
         data: { values: bytes },
-        mark: { type: 'line', interpolate: 'step-after' },
+        mark: { type: 'line', interpolate: 'step-after', strokeWidth: 2, opacity: 0.85 },
         encoding: {
           x: { field: 'step', type: 'quantitative', title: 'step' },
           y: { field: 'bytes', type: 'quantitative', title: 'bytes sent', axis: { format: '~s' } },
           color,
+          // dashed per run, so equal volumes stay visible where the lines overlap
+          strokeDash: { field: 'run', type: 'nominal', title: 'run', scale: { domain: labels } },
         },
       },
     },
   ];
+  // Every chart above in one picture (vega-lite vertical concatenation of the same specs).
+  const inner = (c: ChartSpec) => {
+    const { $schema: _s, background: _b, padding: _p, config: _c, ...rest } = c.spec;
+    return rest;
+  };
+  charts.push({
+    file: 'overview.svg',
+    title: 'All charts',
+    caption: 'The charts above in one image.',
+    spec: { ...base, title: { text: `mtl compare: ${labels.join(' vs ')}`, fontSize: 16, anchor: 'start' }, vconcat: charts.map(inner), spacing: 28 },
+  });
+  return charts;
 }
 
 /** Compile vega-lite to vega and render to SVG headlessly (no canvas, no network: data is inline). */

@@ -77,6 +77,7 @@ export function htmlReport(cmp: Comparison, charts: RenderedChart[], command: st
     )
     .join('\n');
   const figures = charts
+    .filter((c) => c.file !== 'overview.svg')
     .map((c) => `<figure id="${esc(c.file.replace(/\.svg$/, ''))}">\n${stripProlog(c.svg)}\n<figcaption>${esc(c.caption)} (<code>${esc(c.file)}</code>)</figcaption>\n</figure>`)
     .join('\n');
   return `<!doctype html>
