@@ -109,7 +109,7 @@ export class ProcessGroup extends EventEmitter implements OpHost, MeshGroup {
 
     // Two chunks in flight keep the socket busy; a larger window measured no
     // faster and only keeps more frame buffers alive.
-    const window = Number(process.env["MTL_WIN"] ?? 0) || Math.max(2 * chunkBytes, 1024 * 1024);
+    const window = Math.max(2 * chunkBytes, 1024 * 1024);
     const mesh = new Mesh(rank, world, addresses, listener.maxFrameBytes, window);
     const all = Array.from({ length: world }, (_, r) => r);
     const group = new ProcessGroup(mesh, all, chunkBytes);

@@ -304,6 +304,15 @@ class Inbound implements StreamConsumer {
     return this.mesh.failure !== undefined || this.link.closing;
   }
 
+  direct(remaining: number): Uint8Array | null {
+    const r = this.route;
+    if (this.skip || !r || r.t.add || this.hfill < HEADER_BYTES || this.dead()) return null;
+    const dst = r.t.dst;
+    const left = dst.byteLength - this.pos;
+    if (left !== remaining) return null; // never let bytes of the next frame land in dst
+    return new Uint8Array(dst.buffer, dst.byteOffset + this.pos, left);
+  }
+
   frameStart(isBinary: boolean, length: number): void {
     this.skip = true;
     this.h = undefined;

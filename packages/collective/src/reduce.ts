@@ -118,6 +118,8 @@ export class PayloadApplier {
   apply(t: Target, byteOff: number, piece: Uint8Array): void {
     const dst = t.dst;
     if (!t.add) {
+      // A direct read already put the bytes in place.
+      if (piece.buffer === dst.buffer && piece.byteOffset === dst.byteOffset + byteOff) return;
       new Uint8Array(dst.buffer, dst.byteOffset + byteOff, piece.length).set(piece);
       return;
     }

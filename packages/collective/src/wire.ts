@@ -51,6 +51,12 @@ function wireError(code: string, message: string): WireError {
 }
 
 export interface StreamConsumer {
+  /**
+   * Optional: memory the rest of the current frame's payload (at most `remaining`
+   * bytes) may be read into directly, skipping the read buffer; the consumer
+   * then gets pieces that already sit where they belong.
+   */
+  direct?(remaining: number): Uint8Array | null;
   frameStart(isBinary: boolean, length: number): void;
   frameData(piece: Buffer): void;
   frameEnd(): void;
@@ -115,7 +121,7 @@ export class Wire {
   ) {
     this.maxMessage = maxMessage;
     const kernel = createKernel();
-    const fast = userBufferReads(socket, (chunk) => this.onData(chunk), () => this.alignHint(), kernel);
+    const fast = userBufferReads(socket, (chunk) => this.onData(chunk), (views) => this.nextRead(views), kernel);
     this.kernel = fast ? kernel : null;
     this.socket = socket = fast ?? socket;
     if (!fast) socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -256,6 +262,14 @@ export class Wire {
    * frame that is the count of payload bytes already consumed; between frames
    * it assumes the next one is a large data frame of the peer's role.
    */
+  private nextRead(views: readonly Buffer[]): Uint8Array {
+    if (this.state === State.Payload && this.sink === 'stream' && !this.held && !this.dead && this.remaining >= 16384 && (!this.masked || this.maskZero)) {
+      const v = this.stream!.direct?.(this.remaining);
+      if (v) return v;
+    }
+    return views[this.alignHint()]!;
+  }
+
   private alignHint(): number {
     if (this.state === State.Payload) return (this.length - this.remaining) & 3;
     const head = this.role === 'server' ? 14 : 10;
@@ -419,12 +433,13 @@ export class Wire {
  * net.Socket takes over its handle (documented `handle` option) with `onread`.
  * The buffer function lets each read start at the offset (mod 4) that keeps
  * payload floats aligned (for the JS fallback), and with WebAssembly the reads
- * land in the SIMD kernel's memory (see reduce.ts).
+ * land in the SIMD kernel's memory (see reduce.ts); a payload that is only
+ * copied (all-gather phase, broadcast) is read straight into its destination.
  * Everything downstream treats a chunk as valid only during the callback
  * (the receive path copies what it keeps). TLS sockets, or a Node whose
  * sockets do not look as expected, keep ordinary 'data' events.
  */
-function userBufferReads(socket: Duplex, onChunk: (chunk: Buffer) => void, align: () => number, kernel: Kernel | null): Socket | undefined {
+function userBufferReads(socket: Duplex, onChunk: (chunk: Buffer) => void, next: (views: readonly Buffer[]) => Uint8Array, kernel: Kernel | null): Socket | undefined {
   if (!(socket instanceof Socket) || socket instanceof TLSSocket || socket.destroyed) return undefined;
   const s = socket as Socket & { _handle?: { useUserBuffer?: unknown } | null };
   const handle = s._handle;
@@ -441,7 +456,7 @@ function userBufferReads(socket: Duplex, onChunk: (chunk: Buffer) => void, align
     readable: true,
     writable: true,
     onread: {
-      buffer: () => views[align()]!,
+      buffer: () => next(views),
       callback: (n: number, buf: Uint8Array) => {
         onChunk(Buffer.from(buf.buffer, buf.byteOffset, n));
         return true;
