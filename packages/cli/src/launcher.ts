@@ -8,6 +8,8 @@ export interface LocalClusterOptions {
   workers: number;
   outDir: string;
   logFormat: LogFormat;
+  /** Continue the run in outDir from its newest checkpoint. */
+  resume?: boolean;
   /** Extra arguments for every worker (e.g. a backend override). */
   workerArgs?: string[];
 }
@@ -37,7 +39,7 @@ export async function runLocalCluster(opts: LocalClusterOptions): Promise<number
 
   const coordinator = spawn(
     process.execPath,
-    [CLI, 'coordinator', '--workers', String(opts.workers), '--host', '127.0.0.1', '--port', '0', '--out', opts.outDir, '--log-format', 'json', '--config-json', JSON.stringify(opts.config)],
+    [CLI, 'coordinator', '--workers', String(opts.workers), '--host', '127.0.0.1', '--port', '0', '--out', opts.outDir, '--log-format', 'json', '--config-json', JSON.stringify(opts.config), ...(opts.resume ? ['--resume', opts.outDir] : [])],
     { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
   );
   children.push(coordinator);

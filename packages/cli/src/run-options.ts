@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { extname } from 'node:path';
+import { extname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
@@ -110,11 +110,10 @@ export function readRunFile(file: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-/** Defaults < run file < flags, then one validation that names every bad field. */
+/** Defaults < `base` (a resumed run's config) < run file < flags, then one validation that names every bad field. */
 export function resolveRunConfig(flags: RunFlags, extra: Record<string, unknown> = {}): RunConfig {
-  const base = flags.config ? readRunFile(flags.config) : {};
-  const section = (name: string): Record<string, unknown> => ({ ...((base[name] as Record<string, unknown> | undefined) ?? {}) });
-  const cfg: Record<string, unknown> = { ...base, ...extra };
+  const cfg: Record<string, unknown> = { ...extra, ...(flags.config ? readRunFile(flags.config) : {}) };
+  const section = (name: string): Record<string, unknown> => ({ ...((cfg[name] as Record<string, unknown> | undefined) ?? {}) });
   const set = (obj: Record<string, unknown>, key: string, v: unknown) => {
     if (v !== undefined) obj[key] = v;
   };
@@ -238,4 +237,22 @@ function parseTasks(v: string): Array<{ name: string; type: string; weight?: num
     const weight = rest[0] !== undefined ? num('--tasks weight', rest[0]) : undefined;
     return weight === undefined ? { name, type } : { name, type, weight };
   });
+}
+
+/** `--resume DIR`: the run config recorded in DIR and its newest checkpoint. */
+export function resumeBase(dir: string): Record<string, unknown> {
+  const file = join(dir, 'config.json');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`--resume ${dir}: cannot read ${file}: ${(err as Error).message}`);
+  }
+  try {
+    const run = (JSON.parse(text) as { run?: Record<string, unknown> }).run;
+    if (!run || typeof run !== 'object') throw new Error('no "run" field');
+    return run;
+  } catch (err) {
+    throw new ConfigError(`--resume ${dir}: ${file} is not a run config: ${(err as Error).message}`);
+  }
 }

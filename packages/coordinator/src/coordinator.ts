@@ -13,7 +13,7 @@ import {
   type MessageOf,
   type RunConfig,
 } from '@mtl/protocol';
-import { RunDirectory } from './run-directory';
+import { RunDirectory, type Checkpoint } from './run-directory';
 import { WorkerLink, assignRanks } from './worker-link';
 import { ThroughputMeter, formatCount, formatMetric, metricTable } from './progress';
 import { saveModel, type ModelArtifactSpec } from './model-writer';
@@ -37,6 +37,8 @@ export interface CoordinatorOptions {
   readyTimeoutMs?: number;
   /** Progress line interval. */
   progressIntervalMs?: number;
+  /** Continue a run from this checkpoint (its directory is the run directory). */
+  resume?: Checkpoint;
   /** Serve wss:// (and https status) with this certificate. */
   tls?: { cert: string | Buffer; key: string | Buffer };
 }
@@ -50,7 +52,9 @@ export interface RunSummary {
   variant: string;
   world: number;
   backend: string;
+  /** The global step the run reached (counting steps before a resume). */
   steps: number;
+  resumedFrom?: number;
   stepsPlanned: number;
   epochs: number;
   /** Epochs of each task's own training set (they differ in the parallel variant). */
@@ -124,6 +128,12 @@ export class Coordinator {
     if (opts.config.variant === 'parallel') this.placement = placeTasks(opts.config.tasks.map((t) => t.name), opts.workers, opts.config.placement);
     this.dir = new RunDirectory(opts.outDir);
     this.finished = new Promise((resolve) => (this.finish = resolve));
+    if (opts.resume) {
+      if (opts.config.variant === 'parallel') throw new Error('resuming from a checkpoint is supported for the distributed variant only');
+      this.nextStepToWrite = opts.resume.step;
+      const dropped = this.dir.truncateMetricsFrom(opts.resume.step);
+      this.log.info({ checkpoint: opts.resume.dir, droppedMetricLines: dropped }, `resuming at step ${opts.resume.step}`);
+    }
     if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new Error(`--workers must be a positive integer (got ${opts.workers})`);
   }
 
@@ -251,7 +261,17 @@ export class Coordinator {
     this.links.sort((a, b) => a.rank - b.rank);
     const peers = this.links.map((l) => ({ rank: l.rank, host: l.host, port: l.dataPort }));
     for (const l of this.links) {
-      l.send({ type: 'assign', rank: l.rank, world: this.links.length, peers, run: this.config, startStep: 0, ...(this.placement ? { placement: this.placement } : {}) });
+      const resume = this.opts.resume;
+      l.send({
+        type: 'assign',
+        rank: l.rank,
+        world: this.links.length,
+        peers,
+        run: this.config,
+        startStep: resume?.step ?? 0,
+        ...(this.placement ? { placement: this.placement } : {}),
+        ...(resume ? { resume: { params: resume.params, optimizer: resume.optimizer } } : {}),
+      });
     }
     if (this.placement) this.log.info(`placement (task=[ranks]): ${describePlacement(this.placement)}`);
     this.log.info({ ranks: this.links.map((l) => `${l.rank}:${l.name}@${l.host}:${l.dataPort}`).join(' ') }, 'ranks assigned; workers are forming the ring');
@@ -500,10 +520,11 @@ export class Coordinator {
       variant: this.config.variant,
       world: this.links.length,
       backend: r0?.backend ?? 'unknown',
-      steps,
+      steps: this.nextStepToWrite,
+      ...(this.opts.resume ? { resumedFrom: this.opts.resume.step } : {}),
       stepsPlanned: r0?.totalSteps ?? 0,
-      epochs: r0 && r0.stepsPerEpoch > 0 ? steps / r0.stepsPerEpoch : 0,
-      taskEpochs: Object.fromEntries(Object.entries(this.taskInfo).map(([t, i]) => [t, i.stepsPerEpoch > 0 ? steps / i.stepsPerEpoch : 0])),
+      epochs: r0 && r0.stepsPerEpoch > 0 ? this.nextStepToWrite / r0.stepsPerEpoch : 0,
+      taskEpochs: Object.fromEntries(Object.entries(this.taskInfo).map(([t, i]) => [t, i.stepsPerEpoch > 0 ? this.nextStepToWrite / i.stepsPerEpoch : 0])),
       ...(this.placement ? { placement: this.placement } : {}),
       stepsPerEpoch: r0?.stepsPerEpoch ?? 0,
       trainSize: this.placement ? Object.values(this.taskInfo).reduce((a, t) => a + t.trainSize, 0) : (r0?.trainSize ?? 0),

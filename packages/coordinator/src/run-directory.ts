@@ -1,4 +1,4 @@
-import { mkdirSync, renameSync, rmSync, writeFileSync, openSync, writeSync, closeSync, fsyncSync, existsSync, readdirSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync, openSync, writeSync, closeSync, fsyncSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 /**
@@ -45,6 +45,27 @@ export class RunDirectory {
     return readdirSync(dir).filter((d) => /^step-\d+$/.test(d)).sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)));
   }
 
+  /**
+   * Drop metric lines of steps at or after `step` (work done after the checkpoint a resumed run restarts
+   * from, which the resumed run will do again); unparsable lines are kept as they are.
+   */
+  truncateMetricsFrom(step: number): number {
+    const file = this.file('metrics.jsonl');
+    if (!existsSync(file)) return 0;
+    const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
+    const kept = lines.filter((l) => {
+      try {
+        const rec = JSON.parse(l) as { step?: number; type?: string };
+        const at = rec.type === 'eval' ? (rec.step ?? 0) - 1 : (rec.step ?? 0);
+        return at < step;
+      } catch {
+        return true;
+      }
+    });
+    writeFileAtomic(file, kept.map((l) => l + '\n').join(''));
+    return lines.length - kept.length;
+  }
+
   close(): void {
     if (this.metricsFd !== undefined) {
       fsyncSync(this.metricsFd);
@@ -58,4 +79,30 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, data);
   renameSync(tmp, path);
+}
+
+export interface Checkpoint {
+  step: number;
+  dir: string;
+  params: Uint8Array;
+  optimizer: { stepCount: number; buffers: Uint8Array[] };
+}
+
+/** The newest complete checkpoint of a run directory, or undefined when it has none. */
+export function latestCheckpoint(runDir: string): Checkpoint | undefined {
+  const dir = new RunDirectory(runDir);
+  const names = dir.listCheckpoints();
+  const name = names[names.length - 1];
+  if (!name) return undefined;
+  const cdir = dir.file(join('checkpoints', name));
+  const stateFile = join(cdir, 'state.json');
+  let state: { step: number; optimizerStepCount: number; optimizerBuffers: number };
+  try {
+    state = JSON.parse(readFileSync(stateFile, 'utf8'));
+  } catch (err) {
+    throw new Error(`checkpoint ${stateFile} cannot be read: ${(err as Error).message}`);
+  }
+  const buffers: Uint8Array[] = [];
+  for (let i = 0; i < state.optimizerBuffers; i++) buffers.push(readFileSync(join(cdir, `optimizer-${i}.bin`)));
+  return { step: state.step, dir: cdir, params: readFileSync(join(cdir, 'params.bin')), optimizer: { stepCount: state.optimizerStepCount, buffers } };
 }

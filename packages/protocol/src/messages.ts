@@ -38,6 +38,8 @@ export const messageSchemas = {
     startStep: z.number().int().nonnegative(),
     /** Parallel variant: task -> ranks of its group. */
     placement: z.record(z.string(), z.array(rank)).optional(),
+    /** Resuming: the checkpoint's parameters and optimizer state; training continues at startStep. */
+    resume: z.object({ params: bytes, optimizer: z.object({ stepCount: z.number().int().nonnegative(), buffers: z.array(bytes) }) }).optional(),
   }),
   /** worker -> coordinator: ring formed, parameters broadcast, ready to step. */
   ready: z.object({

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { PeerListener, ProcessGroup } from '@mtl/collective';
-import { float32ToBytes, type Logger } from '@mtl/protocol';
+import { bytesToFloat32, float32ToBytes, type Logger } from '@mtl/protocol';
 import { selectBackend, type BackendName } from '@mtl/mtl';
 import { ControlClient } from './control-client';
 import { createTrainer } from './training/create-trainer';
@@ -57,6 +57,10 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerExit> {
     group = await ProcessGroup.connect({ rank, world: assign.world, peers: assign.peers, listener, secret: opts.secret, runId: run.runId });
     group.on('peer-lost', (peer: number, reason: string) => log.error({ peer }, `lost peer rank ${peer}: ${reason}`));
     trainer = await createTrainer(group, run, assign.placement);
+    if (assign.resume) {
+      trainer.restore(bytesToFloat32(assign.resume.params), { stepCount: assign.resume.optimizer.stepCount, buffers: assign.resume.optimizer.buffers.map(bytesToFloat32) });
+      log.info({ rank }, `restored the checkpoint of step ${assign.startStep}`);
+    }
     await trainer.synchronizeInitialState();
     const info = trainer.info;
     control.send({ type: 'ready', rank, backend, tensors: tf.memory().numTensors, ...info });
@@ -74,7 +78,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerExit> {
           checksum: sum,
           optimizer: { stepCount: optimizer.stepCount, buffers: optimizer.buffers.map(float32ToBytes) },
         }),
-    });
+    }, assign.startStep);
     control.send({ type: 'done', rank, step: info.totalSteps, checksum });
     const shutdown = await control.waitShutdown(30_000);
     log.info({ rank }, `finished (${shutdown?.status ?? 'coordinator gone'})`);

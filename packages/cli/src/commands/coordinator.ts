@@ -1,8 +1,8 @@
 import { Command, Option } from 'commander';
 import { resolve } from 'node:path';
-import { Coordinator } from '@mtl/coordinator';
+import { Coordinator, latestCheckpoint } from '@mtl/coordinator';
 import { runConfigSchema, describeIssues, type LogFormat, type RunConfig } from '@mtl/protocol';
-import { addRunOptions, positiveInt, nonNegativeInt, resolveRunConfig, ConfigError, type RunFlags } from '../run-options';
+import { addRunOptions, positiveInt, nonNegativeInt, resolveRunConfig, resumeBase, ConfigError, type RunFlags } from '../run-options';
 import { exitWithParent, logFormatOption, makeLogger, readPem, secretFrom } from '../common';
 
 interface CoordinatorFlags extends RunFlags {
@@ -15,6 +15,7 @@ interface CoordinatorFlags extends RunFlags {
   configJson?: string;
   tlsCert?: string;
   tlsKey?: string;
+  resume?: string;
 }
 
 export function coordinatorCommand(): Command {
@@ -25,6 +26,7 @@ export function coordinatorCommand(): Command {
     .option('-p, --port <n>', 'port to listen on (0 = any)', nonNegativeInt('--port'), 7070)
     .option('-o, --out <dir>', 'run directory (default runs/<run id>)')
     .option('--secret-file <file>', 'file holding the shared secret (else $MTL_SECRET)')
+    .option('--resume <dir>', 'continue the run in DIR from its newest checkpoint (flags such as --steps override its config)')
     .option('--tls-cert <file>', 'serve wss:// with this certificate (PEM); needs --tls-key')
     .option('--tls-key <file>', 'private key (PEM) of --tls-cert')
     .addOption(logFormatOption())
@@ -44,13 +46,15 @@ export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
     if (!parsed.success) throw new ConfigError(`invalid run configuration: ${describeIssues(parsed.error.issues)}`);
     config = parsed.data;
   } else {
-    config = resolveRunConfig(flags);
+    config = resolveRunConfig(flags, flags.resume ? resumeBase(flags.resume) : {});
   }
+  const resume = flags.resume ? latestCheckpoint(flags.resume) : undefined;
+  if (flags.resume && !resume) throw new ConfigError(`--resume ${flags.resume}: the run has no checkpoint to resume from (checkpoints/step-N)`);
   const secret = secretFrom(flags);
-  const out = resolve(flags.out ?? `runs/${config.runId}`);
+  const out = resolve(flags.resume ?? flags.out ?? `runs/${config.runId}`);
   if (!!flags.tlsCert !== !!flags.tlsKey) throw new ConfigError('--tls-cert and --tls-key go together');
   const tls = flags.tlsCert && flags.tlsKey ? { cert: readPem(flags.tlsCert, '--tls-cert'), key: readPem(flags.tlsKey, '--tls-key') } : undefined;
-  const coordinator = new Coordinator({ config, workers: flags.workers, host: flags.host, port: flags.port, secret, outDir: out, logger: log, ...(tls ? { tls } : {}) });
+  const coordinator = new Coordinator({ config, workers: flags.workers, host: flags.host, port: flags.port, secret, outDir: out, logger: log, ...(tls ? { tls } : {}), ...(resume ? { resume } : {}) });
   const port = await coordinator.listen();
   process.send?.({ type: 'listening', port });
   const stop = (why: string) => coordinator.abort(why);

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { resolve } from 'node:path';
 import type { LogFormat } from '@mtl/protocol';
-import { addRunOptions, positiveInt, resolveRunConfig, type RunFlags } from '../run-options';
+import { addRunOptions, positiveInt, resolveRunConfig, resumeBase, type RunFlags } from '../run-options';
 import { logFormatOption } from '../common';
 import { runLocalCluster } from '../launcher';
 import { placeTasks } from '@mtl/coordinator';
@@ -9,6 +9,7 @@ import { placeTasks } from '@mtl/coordinator';
 interface TrainFlags extends RunFlags {
   workers: number;
   out?: string;
+  resume?: string;
   logFormat: LogFormat;
 }
 
@@ -17,14 +18,15 @@ export function trainCommand(): Command {
     .description('train on a local cluster: one coordinator and N worker processes on loopback')
     .option('-w, --workers <n>', 'number of worker processes', positiveInt('--workers'), 2)
     .option('-o, --out <dir>', 'run directory (default runs/<run id>)')
+    .option('--resume <dir>', 'continue the run in DIR from its newest checkpoint (flags such as --steps override its config)')
     .addOption(logFormatOption());
   addRunOptions(cmd);
   cmd.action(async (flags: TrainFlags) => {
-    const config = resolveRunConfig(flags);
+    const config = resolveRunConfig(flags, flags.resume ? resumeBase(flags.resume) : {});
     // Refuse an impossible placement before starting any process.
     if (config.variant === 'parallel') placeTasks(config.tasks.map((t) => t.name), flags.workers, config.placement);
-    const out = resolve(flags.out ?? `runs/${config.runId}`);
-    process.exitCode = await runLocalCluster({ config, workers: flags.workers, outDir: out, logFormat: flags.logFormat });
+    const out = resolve(flags.resume ?? flags.out ?? `runs/${config.runId}`);
+    process.exitCode = await runLocalCluster({ config, workers: flags.workers, outDir: out, logFormat: flags.logFormat, resume: !!flags.resume });
   });
   return cmd;
 }

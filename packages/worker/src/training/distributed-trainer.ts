@@ -65,6 +65,13 @@ export class DistributedTrainer extends Trainer {
     this.model.setParams(this.params);
   }
 
+  restore(params: Float32Array, optimizer: { stepCount: number; buffers: Float32Array[] }): void {
+    if (params.length !== this.params.length) throw new Error(`checkpoint holds ${params.length} parameters, the model has ${this.params.length}`);
+    this.params.set(params);
+    this.optimizer.loadState(optimizer);
+    this.model.setParams(this.params);
+  }
+
   protected async trainStep(step: number): Promise<StepOutcome> {
     const T = this.tasks.length;
     const P = this.model.numParams;

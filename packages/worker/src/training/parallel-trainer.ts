@@ -96,6 +96,11 @@ export class ParallelTrainer extends Trainer {
     this.model.setParams(this.params);
   }
 
+  restore(): void {
+    // Rank 0's optimizer state holds the trunk and one head only; resuming needs every group's state.
+    throw new Error('resuming from a checkpoint is supported for the distributed variant only');
+  }
+
   protected async trainStep(step: number): Promise<StepOutcome> {
     const name = this.task.name;
     const t0 = performance.now();

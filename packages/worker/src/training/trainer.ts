@@ -51,6 +51,8 @@ export abstract class Trainer {
   protected abstract readonly config: RunConfig;
 
   abstract synchronizeInitialState(): Promise<void>;
+  /** Load a checkpoint's parameters and optimizer state (before synchronizeInitialState). */
+  abstract restore(params: Float32Array, optimizer: { stepCount: number; buffers: Float32Array[] }): void;
   protected abstract trainStep(step: number): Promise<StepOutcome>;
   /** Cross-rank checksum comparison; returns this rank's checksum of what it compared. */
   protected abstract verify(step: number): Promise<string>;
@@ -64,6 +66,7 @@ export abstract class Trainer {
 
   async run(hooks: TrainerHooks, startStep = 0): Promise<string> {
     const { totalSteps } = this.info;
+    if (startStep > 0 && startStep >= totalSteps) throw new Error(`the checkpoint is at step ${startStep} and the run has ${totalSteps} steps; pass --steps (or --epochs) beyond it to continue`);
     let checksum = '';
     const report = async (step: number, epoch: number) => {
       const metrics = await this.evaluate();
