@@ -16,6 +16,8 @@ export interface PointToPoint {
   wsZeroMaskGBs?: number;
   /** a raw TCP socket between two processes: the transport's limit */
   tcpGBs?: number;
+  /** the collective's own peer link, where reported */
+  mtlLinkGBs?: number;
   /** whatever the collective package returned, as returned */
   raw: unknown;
 }
@@ -80,12 +82,17 @@ export async function pointToPointBenchmark(bytes: number, iterations: number): 
   }
   try {
     const raw = await a.p2p({ bytes, iterations });
+    const num = (k: string) => {
+      const v = raw && typeof raw === 'object' ? (raw as Record<string, unknown>)[k] : undefined;
+      return typeof v === 'number' ? v : undefined;
+    };
     return {
       ok: true,
       value: {
-        wsDefaultGBs: pick(raw, (k) => k.includes('ws') && (k.includes('default') || k.includes('mask')) && !k.includes('zero') && !k.includes('unmask')),
-        wsZeroMaskGBs: pick(raw, (k) => k.includes('zero') || k.includes('unmask') || k.includes('nomask')),
-        tcpGBs: pick(raw, (k) => k.includes('tcp')),
+        mtlLinkGBs: num('mtlLinkGBs') ?? pick(raw, (k) => k.includes('link')),
+        wsDefaultGBs: num('wsDefaultGBs') ?? pick(raw, (k) => k.includes('ws') && (k.includes('default') || k.includes('mask')) && !k.includes('zero') && !k.includes('unmask')),
+        wsZeroMaskGBs: num('wsZeroMaskGBs') ?? pick(raw, (k) => k.includes('zero') || k.includes('unmask') || k.includes('nomask')),
+        tcpGBs: num('tcpGBs') ?? pick(raw, (k) => k.includes('tcp')),
         raw,
       },
     };

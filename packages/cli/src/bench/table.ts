@@ -49,7 +49,7 @@ export function renderReport(r: BenchReport): string {
   }
   out.push(
     `point-to-point (${r.settings.pointToPoint.bytes / MiB} MiB):` +
-      noteOr(r.pointToPoint, (p) => ` ws default ${f(p.wsDefaultGBs)} GB/s, ws zero-mask ${f(p.wsZeroMaskGBs)} GB/s, raw TCP ${f(p.tcpGBs)} GB/s`),
+      noteOr(r.pointToPoint, (p) => ` ws default ${f(p.wsDefaultGBs)} GB/s, ws zero-mask ${f(p.wsZeroMaskGBs)} GB/s, raw TCP ${f(p.tcpGBs)} GB/s, mtl peer link ${f(p.mtlLinkGBs)} GB/s`),
   );
 
   out.push('\nCompute');
