@@ -1,17 +1,6 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { RunConfig } from '@mtl/protocol';
 
-export interface StepReport {
-  step: number;
-  epoch: number;
-  losses: Record<string, number>;
-  counts: Record<string, number>;
-  samples: number;
-  computeMs: number;
-  commMs: number;
-  updateMs: number;
-  bytesSent: number;
-}
 
 export interface TrainerHooks {
   onStep(report: StepReport): void;
@@ -40,6 +29,13 @@ export interface StepOutcome {
   computeMs: number;
   commMs: number;
   updateMs: number;
+}
+
+/** One step as reported to the coordinator. */
+export interface StepReport extends StepOutcome {
+  step: number;
+  epoch: number;
+  bytesSent: number;
 }
 
 /**
