@@ -107,8 +107,9 @@ export class ProcessGroup extends EventEmitter implements OpHost, MeshGroup {
       addresses[p.rank] = `${p.host}:${p.port}`;
     }
 
-    // Two chunks in flight keep the socket busy; a larger window measured no
-    // faster and only keeps more frame buffers alive.
+    // Two chunks in flight keep the socket busy. Sends are views (no buffers
+    // to keep alive), but on this 2-core host larger windows and chunks
+    // (1-8 MiB, 1-2 MiB chunks) measured no clear difference within the noise.
     const window = Math.max(2 * chunkBytes, 1024 * 1024);
     const mesh = new Mesh(rank, world, addresses, listener.maxFrameBytes, window);
     const all = Array.from({ length: world }, (_, r) => r);
