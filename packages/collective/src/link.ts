@@ -135,6 +135,7 @@ export class Link {
   close(code: number, reason: string): void {
     if (this.closing || this.closed) return;
     this.closing = true;
+    this.wire.stopDirect();
     this.wire.close(code, reason);
     const t = setTimeout(() => this.wire.terminate(), 2000);
     t.unref();

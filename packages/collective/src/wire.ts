@@ -108,6 +108,8 @@ export class Wire {
   private parts: Buffer[] = [];
   private dead = false;
   private held: Buffer[] | undefined;
+  private disarm: (() => void) | undefined;
+  private directOff = false;
 
   readonly socket: Duplex;
   /** The SIMD kernel whose memory socket reads land in (null: reads are ordinary buffers). */
@@ -121,7 +123,22 @@ export class Wire {
   ) {
     this.maxMessage = maxMessage;
     const kernel = createKernel();
-    const fast = userBufferReads(socket, (chunk) => this.onData(chunk), (views) => this.nextRead(views), kernel);
+    const taken = userBufferReads(socket, (chunk) => this.onData(chunk), (views) => this.nextRead(views), kernel);
+    const fast = taken?.socket;
+    if (taken && fast) {
+      // A read into a destination array may be armed when the link fails:
+      // point the handle back at our own buffer so nothing lands in a caller's
+      // array after its op was rejected.
+      const h = (fast as unknown as { _handle?: { useUserBuffer?: (b: Uint8Array) => void } | null })._handle;
+      const own = taken.own;
+      this.disarm = () => {
+        try {
+          if (own && h && !fast.destroyed) h.useUserBuffer?.(own);
+        } catch {
+          /* the handle is closing */
+        }
+      };
+    }
     this.kernel = fast ? kernel : null;
     this.socket = socket = fast ?? socket;
     if (!fast) socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -210,6 +227,7 @@ export class Wire {
   /** Start (or answer) the closing handshake. */
   close(code: number, reason: string): void {
     if (this.closeSent || this.socket.destroyed) return;
+    if (this.stream) this.stopDirect();
     const r = Buffer.from(reason, 'utf8').subarray(0, 123);
     const p = Buffer.allocUnsafe(2 + r.length);
     p.writeUInt16BE(code, 0);
@@ -220,14 +238,22 @@ export class Wire {
   }
 
   terminate(): void {
+    this.stopDirect();
     this.dead = true;
     this.socket.destroy();
+  }
+
+  /** No more reads into destination arrays; incoming data is dropped from now on. */
+  stopDirect(): void {
+    this.directOff = true;
+    this.disarm?.();
   }
 
   // --- receiving ---------------------------------------------------------
 
   private fail(code: string, message: string, closeCode: number): void {
     if (this.dead) return;
+    this.stopDirect();
     this.dead = true;
     this.events.error?.(wireError(code, message));
     if (!this.closeSent && !this.socket.destroyed) {
@@ -263,7 +289,7 @@ export class Wire {
    * it assumes the next one is a large data frame of the peer's role.
    */
   private nextRead(views: readonly Buffer[]): Uint8Array {
-    if (this.state === State.Payload && this.sink === 'stream' && !this.held && !this.dead && this.remaining >= 16384 && (!this.masked || this.maskZero)) {
+    if (this.state === State.Payload && this.sink === 'stream' && !this.held && !this.dead && !this.directOff && this.remaining >= 16384 && (!this.masked || this.maskZero)) {
       const v = this.stream!.direct?.(this.remaining);
       if (v) return v;
     }
@@ -439,7 +465,12 @@ export class Wire {
  * (the receive path copies what it keeps). TLS sockets, or a Node whose
  * sockets do not look as expected, keep ordinary 'data' events.
  */
-function userBufferReads(socket: Duplex, onChunk: (chunk: Buffer) => void, next: (views: readonly Buffer[]) => Uint8Array, kernel: Kernel | null): Socket | undefined {
+function userBufferReads(
+  socket: Duplex,
+  onChunk: (chunk: Buffer) => void,
+  next: (views: readonly Buffer[]) => Uint8Array,
+  kernel: Kernel | null,
+): { socket: Socket; own: Uint8Array } | undefined {
   if (!(socket instanceof Socket) || socket instanceof TLSSocket || socket.destroyed) return undefined;
   const s = socket as Socket & { _handle?: { useUserBuffer?: unknown } | null };
   const handle = s._handle;
@@ -464,5 +495,5 @@ function userBufferReads(socket: Duplex, onChunk: (chunk: Buffer) => void, next:
     },
   } as never);
   fresh.setNoDelay(true);
-  return fresh;
+  return { socket: fresh, own: views[0]! };
 }
