@@ -84,7 +84,7 @@ export interface BenchReport {
     overheadRatio: number | null;
     /** W=2 samples/s / W=1 samples/s */
     scaling: number | null;
-    /** numpy GEMM rate (all cores) / FLOPs per example */
+    /** best numpy GEMM repetition (all cores, or one if higher under load) / FLOPs per example */
     gemmBoundSamplesPerSec: number | null;
     /** W=2 samples/s / gemmBoundSamplesPerSec */
     endToEndFraction: number | null;
@@ -304,7 +304,11 @@ export async function runBench(s: BenchSettings, outDir: string): Promise<BenchR
   const gemmR = isNote(gemmAll) ? null : gemmAll;
   const overheadRatio = w1 && plainR ? w1.stepMs / plainR.stepMs : null;
   const scaling = w1 && w2 ? w2.samplesPerSec / w1.samplesPerSec : null;
-  const gemmBound = gemmR ? (gemmR.gflops * 1e9) / flopsPerExample : null;
+  // The limit is the best repetition of either setting: on a shared machine the median of the
+  // all-cores run can fall below the one-core run, which no unloaded machine would show.
+  const gemmOneR = isNote(gemmOne) ? null : gemmOne;
+  const gemmLimit = gemmR ? Math.max(gemmR.bestGflops, gemmOneR?.bestGflops ?? 0) : null;
+  const gemmBound = gemmLimit ? (gemmLimit * 1e9) / flopsPerExample : null;
   const endToEnd = w2 && gemmBound ? w2.samplesPerSec / gemmBound : null;
   const vsDdp: BenchReport['training']['vsDdp'] = [];
   if (Array.isArray(ddp)) {
@@ -427,7 +431,7 @@ function targets(r: BenchReport): Target[] {
         : {
             id,
             target,
-            measured: `${fmt(w2.samplesPerSec, 0)} of ${fmt(r.training.gemmBoundSamplesPerSec ?? 0, 0)} samples/s (numpy ${fmt(g.gflops, 1)} GFLOP/s) = ${fmt(v * 100, 1)}%`,
+            measured: `${fmt(w2.samplesPerSec, 0)} of ${fmt(r.training.gemmBoundSamplesPerSec ?? 0, 0)} samples/s (numpy best ${fmt(((r.training.gemmBoundSamplesPerSec ?? 0) * r.workload.flopsPerExample) / 1e9, 1)} GFLOP/s) = ${fmt(v * 100, 1)}%`,
             ratio: v / 0.5,
             status: v >= 0.5 ? 'PASS' : 'FAIL',
           },
