@@ -125,20 +125,7 @@ export class Wire {
     const kernel = createKernel();
     const taken = userBufferReads(socket, (chunk) => this.onData(chunk), (views) => this.nextRead(views), kernel);
     const fast = taken?.socket;
-    if (taken && fast) {
-      // A read into a destination array may be armed when the link fails:
-      // point the handle back at our own buffer so nothing lands in a caller's
-      // array after its op was rejected.
-      const h = (fast as unknown as { _handle?: { useUserBuffer?: (b: Uint8Array) => void } | null })._handle;
-      const own = taken.own;
-      this.disarm = () => {
-        try {
-          if (own && h && !fast.destroyed) h.useUserBuffer?.(own);
-        } catch {
-          /* the handle is closing */
-        }
-      };
-    }
+    if (taken) this.disarm = taken.disarm;
     this.kernel = fast ? kernel : null;
     this.socket = socket = fast ?? socket;
     if (!fast) socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -245,6 +232,7 @@ export class Wire {
 
   /** No more reads into destination arrays; incoming data is dropped from now on. */
   stopDirect(): void {
+    if (this.directOff) return;
     this.directOff = true;
     this.disarm?.();
   }
@@ -470,7 +458,7 @@ function userBufferReads(
   onChunk: (chunk: Buffer) => void,
   next: (views: readonly Buffer[]) => Uint8Array,
   kernel: Kernel | null,
-): { socket: Socket; own: Uint8Array } | undefined {
+): { socket: Socket; disarm: () => void } | undefined {
   if (!(socket instanceof Socket) || socket instanceof TLSSocket || socket.destroyed) return undefined;
   const s = socket as Socket & { _handle?: { useUserBuffer?: unknown } | null };
   const handle = s._handle;
@@ -482,18 +470,41 @@ function userBufferReads(
   socket.on('error', () => {});
   // Retire the old object (its server stops counting it); the handle lives on in the new one.
   socket.destroy();
+  // Set when the armed read buffer was swapped under Node's feet (disarm): the
+  // next read lands there, not in the buffer Node passes to the callback.
+  let swapped: Uint8Array | null = null;
   const fresh = new Socket({
     handle: handle as never,
     readable: true,
     writable: true,
     onread: {
-      buffer: () => next(views),
+      buffer: () => {
+        swapped = null; // the buffer returned here is the one the next read uses
+        return next(views);
+      },
       callback: (n: number, buf: Uint8Array) => {
-        onChunk(Buffer.from(buf.buffer, buf.byteOffset, n));
+        const b = swapped ?? buf;
+        onChunk(Buffer.from(b.buffer, b.byteOffset, n));
         return true;
       },
     },
   } as never);
   fresh.setNoDelay(true);
-  return { socket: fresh, own: views[0]! };
+  /**
+   * A read into a destination array may be armed when the link fails or
+   * closes: point the handle back at our own buffer so nothing lands in a
+   * caller's array after its op was rejected. (Each useUserBuffer call adds a
+   * read listener in Node, so the wire calls this once.)
+   */
+  const disarm = (): void => {
+    const h = handle as { useUserBuffer?: (b: Uint8Array) => void };
+    if (fresh.destroyed) return;
+    try {
+      h.useUserBuffer?.(views[0]!);
+      swapped = views[0]!;
+    } catch {
+      /* the handle is closing */
+    }
+  };
+  return { socket: fresh, disarm };
 }
