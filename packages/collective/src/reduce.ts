@@ -26,7 +26,7 @@ export interface Target {
 }
 
 const SCRATCH_BYTES = 64 * 1024;
-export const READ_BUFFER_BYTES = 256 * 1024;
+export const READ_BUFFER_BYTES = Number(process.env.MTL_RB) || 256 * 1024;
 
 /**
  * f32x4 add in WebAssembly: `add(d, s, n)` does f32 [d, d+n) += [s, s+n) in
