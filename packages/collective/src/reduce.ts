@@ -26,7 +26,8 @@ export interface Target {
 }
 
 const SCRATCH_BYTES = 64 * 1024;
-export const READ_BUFFER_BYTES = Number(process.env.MTL_RB) || 256 * 1024;
+/** Socket read size: 1 MiB measured ~7% faster than 256 KiB or 4 MiB (W=2, 16 MiB). */
+export const READ_BUFFER_BYTES = 1024 * 1024;
 
 /**
  * f32x4 add in WebAssembly: `add(d, s, n)` does f32 [d, d+n) += [s, s+n) in
