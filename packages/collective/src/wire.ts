@@ -33,8 +33,6 @@ import { createKernel, READ_BUFFER_BYTES, type Kernel } from './reduce';
  */
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
-/** A header read: WebSocket header (<= 14 bytes) + the 32-byte frame header, rounded up. */
-const HEADER_READ_BYTES = 64;
 
 export function acceptKey(key: string): string {
   return createHash('sha1').update(key + GUID).digest('base64');
@@ -101,7 +99,6 @@ export class Wire {
   private opcode = 0;
   private remaining = 0;
   private length = 0;
-  private lastLength = 0;
   private masked = false;
   private readonly mask = Buffer.alloc(4);
   private maskZero = true;
@@ -273,42 +270,20 @@ export class Wire {
   }
 
   /**
-   * The buffer the next socket read goes into. While large data frames flow
-   * (the previous frame was >= 64 KiB), reads follow frame boundaries: a small
-   * read for the next frame's headers, then the payload, read straight into
-   * the destination when it is only copied (consumer.direct), otherwise into
-   * our buffer but ending at the frame's end, so that the next read is a
-   * header read again. One extra small read per frame buys skipping a copy
-   * of every copied payload. Small frames use the whole buffer.
+   * Where (mod 4) the next read should start in memory so that the payload's
+   * float32 values land 4-byte aligned: data-plane payloads are whole floats
+   * and start 32 bytes (our header) into the WebSocket payload, so inside a
+   * frame that is the count of payload bytes already consumed; between frames
+   * it assumes the next one is a large data frame of the peer's role.
    */
   private nextRead(views: readonly Buffer[]): Uint8Array {
-    const streaming = this.sink === 'stream' && !this.held && !this.dead && !this.directOff && (!this.masked || this.maskZero);
-    const big = this.lastLength >= 65536;
-    if (this.state === State.Payload && streaming && this.remaining >= 16384) {
+    if (this.state === State.Payload && this.sink === 'stream' && !this.held && !this.dead && !this.directOff && this.remaining >= 16384 && (!this.masked || this.maskZero)) {
       const v = this.stream!.direct?.(this.remaining);
       if (v) return v;
     }
-    const buf = views[this.alignHint()]!;
-    if (!big || this.directOff || this.held || this.dead) return buf;
-    if (this.state === State.Header) return buf.subarray(0, HEADER_READ_BYTES);
-    if (this.state === State.Payload && this.remaining < buf.length) return buf.subarray(0, this.remaining);
-    return buf;
+    return views[this.alignHint()]!;
   }
 
-  /**
-   * Where (mod 4) the next read should start in memory so that the payload's
-   * float32 values land 4-byte aligned: data-plane payloads are whole floats
-   * and start 32 bytes (our header) into the WebSocket payload, so inside a
-   * frame that is the count of payload bytes already consumed; between frames
-   * it assumes the next one is a large data frame of the peer's role.
-   */
-  /**
-   * Where (mod 4) the next read should start in memory so that the payload's
-   * float32 values land 4-byte aligned: data-plane payloads are whole floats
-   * and start 32 bytes (our header) into the WebSocket payload, so inside a
-   * frame that is the count of payload bytes already consumed; between frames
-   * it assumes the next one is a large data frame of the peer's role.
-   */
   private alignHint(): number {
     if (this.state === State.Payload) return (this.length - this.remaining) & 3;
     const head = this.role === 'server' ? 14 : 10;
@@ -392,7 +367,6 @@ export class Wire {
     this.opcode = opcode;
     this.remaining = length;
     this.length = length;
-    if (!control) this.lastLength = length;
     if (control || !this.stream) {
       this.sink = 'buffer';
       this.parts = [];
