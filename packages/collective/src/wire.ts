@@ -447,8 +447,10 @@ export class Wire {
  * net.Socket takes over its handle (documented `handle` option) with `onread`.
  * The buffer function lets each read start at the offset (mod 4) that keeps
  * payload floats aligned (for the JS fallback), and with WebAssembly the reads
- * land in the SIMD kernel's memory (see reduce.ts); a payload that is only
- * copied (all-gather phase, broadcast) is read straight into its destination.
+ * land in the SIMD kernel's memory (see reduce.ts); a read that starts inside
+ * a payload that is only copied (all-gather phase, broadcast) goes straight
+ * into its destination. (Cutting reads at frame boundaries to make that the
+ * rule measured slower: the extra header reads cost more than the copy.)
  * Everything downstream treats a chunk as valid only during the callback
  * (the receive path copies what it keeps). TLS sockets, or a Node whose
  * sockets do not look as expected, keep ordinary 'data' events.
