@@ -21,8 +21,10 @@ export interface WorkerOptions {
   rankHint?: number;
   /** Override the run's backend on this host (e.g. a GPU box in a CPU cluster). */
   backend?: BackendName;
-  /** CA certificate for a wss:// coordinator. */
+  /** CA certificate for a wss:// coordinator, and for peers when the data plane uses TLS. */
   tlsCa?: string | Buffer;
+  /** Serve the data plane over TLS with this certificate (then every worker of the run must). */
+  peerTls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 export type WorkerExit = { status: 'completed' | 'failed' | 'aborted'; error?: string };
@@ -30,7 +32,12 @@ export type WorkerExit = { status: 'completed' | 'failed' | 'aborted'; error?: s
 /** Join a coordinator, train the assigned rank to the end, and report how it ended. */
 export async function runWorker(opts: WorkerOptions): Promise<WorkerExit> {
   const log = opts.logger;
-  const listener = await PeerListener.listen({ host: opts.bindHost ?? '0.0.0.0', port: opts.dataPort ?? 0, secret: opts.secret });
+  const listener = await PeerListener.listen({
+    host: opts.bindHost ?? '0.0.0.0',
+    port: opts.dataPort ?? 0,
+    secret: opts.secret,
+    ...(opts.peerTls ? { tls: { ...opts.peerTls, ...(opts.tlsCa ? { ca: opts.tlsCa } : {}) } } : {}),
+  });
   const name = opts.name ?? `${hostname()}-${process.pid}`;
   const control = new ControlClient({
     url: opts.coordinator,
@@ -54,7 +61,15 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerExit> {
     const run = assign.run;
     const { backend, tf } = await selectBackend(opts.backend ?? run.backend);
     log.info({ rank, world: assign.world, backend, runId: run.runId }, `assigned rank ${rank} of ${assign.world}`);
-    group = await ProcessGroup.connect({ rank, world: assign.world, peers: assign.peers, listener, secret: opts.secret, runId: run.runId });
+    group = await ProcessGroup.connect({
+      rank,
+      world: assign.world,
+      peers: assign.peers,
+      listener,
+      secret: opts.secret,
+      runId: run.runId,
+      ...(opts.peerTls ? { tls: opts.tlsCa ? { ca: opts.tlsCa } : {} } : {}),
+    });
     group.on('peer-lost', (peer: number, reason: string) => log.error({ peer }, `lost peer rank ${peer}: ${reason}`));
     trainer = await createTrainer(group, run, assign.placement);
     if (assign.resume) {

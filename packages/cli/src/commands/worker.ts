@@ -16,6 +16,8 @@ interface WorkerFlags {
   backend?: BackendName;
   secretFile?: string;
   tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
   logFormat: LogFormat;
 }
 
@@ -30,7 +32,9 @@ export function workerCommand(): Command {
     .option('--rank-hint <n>', 'preferred rank (honoured when free)', nonNegativeInt('--rank-hint'))
     .addOption(new Option('--backend <name>', 'override the run backend on this host').choices(['auto', 'node-gpu', 'node', 'wasm', 'cpu']))
     .option('--secret-file <file>', 'file holding the shared secret (else $MTL_SECRET)')
-    .option('--tls-ca <file>', 'CA certificate (PEM) to trust for a wss:// coordinator')
+    .option('--tls-ca <file>', 'CA certificate (PEM) to trust for a wss:// coordinator and TLS peers')
+    .option('--tls-cert <file>', 'serve the data plane over TLS with this certificate (PEM); every worker of the run must')
+    .option('--tls-key <file>', 'private key (PEM) of --tls-cert')
     .addOption(logFormatOption())
     .action(async (flags: WorkerFlags) => {
       process.exitCode = await startWorker(flags);
@@ -38,6 +42,7 @@ export function workerCommand(): Command {
 }
 
 async function startWorker(flags: WorkerFlags): Promise<number> {
+  if (!!flags.tlsCert !== !!flags.tlsKey) throw new Error('--tls-cert and --tls-key go together');
   if (!/^wss?:\/\//.test(flags.coordinator)) throw new Error(`--coordinator must be a ws:// or wss:// URL, got '${flags.coordinator}'`);
   const log = makeLogger(flags.name ?? 'worker', flags.logFormat);
   const secret = secretFrom(flags);
@@ -53,6 +58,7 @@ async function startWorker(flags: WorkerFlags): Promise<number> {
     ...(flags.rankHint !== undefined ? { rankHint: flags.rankHint } : {}),
     ...(flags.backend ? { backend: flags.backend } : {}),
     ...(flags.tlsCa ? { tlsCa: readPem(flags.tlsCa, '--tls-ca') } : {}),
+    ...(flags.tlsCert && flags.tlsKey ? { peerTls: { cert: readPem(flags.tlsCert, '--tls-cert'), key: readPem(flags.tlsKey, '--tls-key') } } : {}),
   });
   return result.status === 'completed' ? 0 : 1;
 }
