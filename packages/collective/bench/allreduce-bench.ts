@@ -5,7 +5,7 @@
  *
  * Bus bandwidth = bytes * 2(W-1)/W / time (the nccl-tests convention), so it
  * is comparable across W and with gloo / NCCL numbers
- * (/work/shared/anchors/gloo_bw.py prints the same columns for gloo).
+ * (../shared/anchors/gloo_bw.py prints the same columns for gloo).
  */
 import { runAllReduceBenchmark, runPointToPointBenchmark } from '@mtl/collective';
 
