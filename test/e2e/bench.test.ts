@@ -66,6 +66,13 @@ describe('mtl bench --quick', () => {
 
     const m = b.memory as Json;
     for (const k of ['tensorsFirst', 'tensorsLast', 'tensorsFlat', 'workers']) expect(m).toHaveProperty(k);
+    // Linux has /proc: both workers' RSS is sampled and reported as a trend.
+    const mw = m.workers as Json[];
+    expect(mw.map((w) => w.role).sort()).toEqual(['worker-0', 'worker-1']);
+    for (const w of mw) {
+      for (const k of ['peakRssMB', 'samples', 'earlyMedianMB', 'lateMedianMB', 'growthMB', 'slopeMBPerMin']) expect(typeof w[k]).toBe('number');
+      expect(w.peakRssMB as number).toBeGreaterThan(20);
+    }
 
     const targets = b.targets as Json[];
     const ids = targets.map((x) => x.id);

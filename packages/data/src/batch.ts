@@ -49,3 +49,20 @@ export function gatherBatch(ds: Dataset, indices: Uint32Array, out?: Batch): Bat
   b.mask = mask;
   return b;
 }
+
+/**
+ * Labelled examples per task among the rows `indices`. Every worker holds the whole dataset and
+ * the sampler is deterministic, so each rank can count the *global* batch itself; the per-task
+ * mean then needs no extra all-reduce (and no extra synchronisation point) per step.
+ */
+export function countLabels(ds: Dataset, indices: Uint32Array): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const t of ds.tasks) {
+    const m = ds.mask?.[t.name];
+    let c = 0;
+    if (!m) c = indices.length;
+    else for (let i = 0; i < indices.length; i++) c += m[indices[i]!]! !== 0 ? 1 : 0;
+    out[t.name] = c;
+  }
+  return out;
+}

@@ -13,6 +13,6 @@ export {
   rankRange,
   DistributedSampler,
 } from './sampler';
-export { gatherBatch } from './batch';
+export { countLabels, gatherBatch } from './batch';
 export { loadCsv } from './csv';
 export { loadJsonl } from './jsonl';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gatherBatch, subset, syntheticMmoe, trainValSplit, type Batch, type Dataset } from '../src/index';
+import { countLabels, gatherBatch, subset, syntheticMmoe, trainValSplit, type Batch, type Dataset } from '../src/index';
 
 function tiny(): Dataset {
   // Row i has features [i, 10 + i]; task r = 100 + i; task c = i % 3 with row 1 masked.
@@ -81,5 +81,16 @@ describe('gatherBatch', () => {
     expect(gatherBatch(ds, Uint32Array.from([0, 1, 2, 3]), out).x.buffer).toBe(buf);
     expect(gatherBatch(ds, Uint32Array.from([0, 1, 2, 3, 4]), out).x.buffer).not.toBe(buf);
     expect(Array.from(out.x)).toEqual([0, 10, 1, 11, 2, 12, 3, 13, 4, 14]);
+  });
+});
+
+describe('countLabels', () => {
+  it('counts labelled rows per task over the given indices, equal to the sum of the gathered masks', () => {
+    const ds = tiny();
+    const idx = Uint32Array.from([1, 2, 1, 5]);
+    expect(countLabels(ds, idx)).toEqual({ r: 4, c: 2 }); // row 1 (masked for c) appears twice
+    const b = gatherBatch(ds, idx);
+    expect(b.mask.c!.reduce((a, v) => a + v, 0)).toBe(2);
+    expect(countLabels(ds, new Uint32Array(0))).toEqual({ r: 0, c: 0 });
   });
 });

@@ -91,7 +91,7 @@ export function renderReport(r: BenchReport): string {
   else {
     const m = r.memory;
     out.push(`  tfjs tensors over ${m.steps} steps: first ${m.tensorsFirst}, last ${m.tensorsLast}, min ${m.tensorsMin}, max ${m.tensorsMax} (${m.tensorsFlat ? 'flat' : 'NOT flat'})`);
-    for (const w of m.workers) out.push(`  ${w.role} (pid ${w.pid}): peak RSS ${f(w.peakRssMB, 0)} MB; RSS ${f(w.rssQuarterMB, 0)} MB at 1/4 -> ${f(w.rssEndMB, 0)} MB at end (${w.growthMB >= 0 ? '+' : ''}${f(w.growthMB, 1)} MB)`);
+    for (const w of m.workers) out.push(`  ${w.role} (pid ${w.pid}): peak RSS ${f(w.peakRssMB, 0)} MB; median RSS ${f(w.earlyMedianMB, 0)} MB (2nd quarter) -> ${f(w.lateMedianMB, 0)} MB (last quarter), ${w.growthMB >= 0 ? '+' : ''}${f(w.growthMB, 1)} MB; slope ${f(w.slopeMBPerMin, 2)} MB/min over ${w.samples} samples`);
   }
 
   out.push('\nTargets (issue 4)');

@@ -25,7 +25,24 @@ export interface MemoryReport {
   tensorsMax: number;
   /** true when the live tensor count after warmup never changes */
   tensorsFlat: boolean;
-  workers: Array<{ role: string; pid: number; peakRssMB: number; rssQuarterMB: number; rssEndMB: number; growthMB: number }>;
+  workers: WorkerMemory[];
+}
+
+/**
+ * RSS of one worker judged as a trend, not from two samples: a leak climbs steadily, while the
+ * V8 heap and the wasm allocator move in a saw-tooth. `earlyMedianMB` is the median RSS of the
+ * second quarter of the run (past start-up), `lateMedianMB` that of the last quarter; growthMB is
+ * their difference. `slopeMBPerMin` is the least-squares slope over the last three quarters.
+ */
+export interface WorkerMemory {
+  role: string;
+  pid: number;
+  peakRssMB: number;
+  samples: number;
+  earlyMedianMB: number;
+  lateMedianMB: number;
+  growthMB: number;
+  slopeMBPerMin: number;
 }
 
 export interface ClusterRun {
@@ -188,24 +205,36 @@ export async function runCluster(o: ClusterRunOptions): Promise<ClusterRun> {
   };
 }
 
-/**
- * Worker processes only. The growth figure compares the last RSS sample with the one a quarter of
- * the way through the worker's life (past start-up and the first steps' allocations).
- */
-function workerMemory(procs: ProcMemory[]): MemoryReport['workers'] {
+/** Worker processes only; see WorkerMemory for how the trend is read. */
+function workerMemory(procs: ProcMemory[]): WorkerMemory[] {
   return procs
     .filter((p) => p.role.startsWith('worker'))
     .map((p) => {
       const s = p.samples;
-      const ref = s[Math.floor(s.length / 4)];
-      const last = s[s.length - 1];
+      const q = Math.floor(s.length / 4);
+      const early = median(s.slice(q, 2 * q).map((x) => x.rssMB));
+      const late = median(s.slice(s.length - q).map((x) => x.rssMB));
       return {
         role: p.role,
         pid: p.pid,
         peakRssMB: p.peakRssMB,
-        rssQuarterMB: ref?.rssMB ?? 0,
-        rssEndMB: last?.rssMB ?? 0,
-        growthMB: (last?.rssMB ?? 0) - (ref?.rssMB ?? 0),
+        samples: s.length,
+        earlyMedianMB: early,
+        lateMedianMB: late,
+        growthMB: late - early,
+        slopeMBPerMin: slope(s.slice(q).map((x) => [x.t / 60000, x.rssMB] as const)),
       };
     });
+}
+
+/** Least-squares slope of y over x; 0 with fewer than two points. */
+function slope(pts: ReadonlyArray<readonly [number, number]>): number {
+  const n = pts.length;
+  if (n < 2) return 0;
+  let sx = 0, sy = 0;
+  for (const [x, y] of pts) { sx += x; sy += y; }
+  const mx = sx / n, my = sy / n;
+  let sxy = 0, sxx = 0;
+  for (const [x, y] of pts) { sxy += (x - mx) * (y - my); sxx += (x - mx) ** 2; }
+  return sxx > 0 ? sxy / sxx : 0;
 }

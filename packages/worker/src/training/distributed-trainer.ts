@@ -1,10 +1,9 @@
 import type { ProcessGroup } from '@mtl/collective';
-import { DistributedSampler, gatherBatch, type Batch, type Dataset } from '@mtl/data';
+import { DistributedSampler, countLabels, gatherBatch, type Batch, type Dataset } from '@mtl/data';
 import { MtlModel, createAggregator, createOptimizer, flopsPerExample, paramChecksum, type Aggregator, type Optimizer, type TaskSpec } from '@mtl/mtl';
 import { modelSpecOf, type RunConfig } from '@mtl/protocol';
 import { verifyReplicas } from './checksum';
 import { evaluate } from './evaluate';
-import { sumMask } from './mask';
 import { Trainer, type StepOutcome, type TrainerInfo } from './trainer';
 
 /**
@@ -77,12 +76,12 @@ export class DistributedTrainer extends Trainer {
     const P = this.model.numParams;
     const grad = this.reduceBuf.subarray(0, P);
     const t0 = performance.now();
+    const global = this.sampler.globalBatch(step);
     const batch = (this.batch = gatherBatch(this.train, this.sampler.rankBatch(step, this.group.rank, this.group.world), this.batch));
-    for (let k = 0; k < T; k++) this.countBuf[k] = sumMask(batch.mask[this.tasks[k]!.name]!, batch.n);
-    const t1 = performance.now();
-    // Labelled-example counts first: the per-task mean needs the global count before the weighted sum.
-    await this.group.allReduce(this.countBuf);
-    const t2 = performance.now();
+    // The per-task mean needs the global labelled count before the weighted sum; every rank counts
+    // the global batch itself (same data, same sampler), so the step has a single collective.
+    const globalCounts = countLabels(this.train, global);
+    for (let k = 0; k < T; k++) this.countBuf[k] = globalCounts[this.tasks[k]!.name]!;
     const aggWeights = this.aggregator.weights!({ tasks: this.tasks, step });
     for (let k = 0; k < T; k++) {
       const name = this.tasks[k]!.name;
@@ -104,7 +103,7 @@ export class DistributedTrainer extends Trainer {
       counts[name] = this.countBuf[k]!;
       losses[name] = this.countBuf[k]! > 0 ? this.reduceBuf[P + k]! / this.countBuf[k]! : 0;
     }
-    return { losses, counts, samples: batch.n, computeMs: t1 - t0 + (t3 - t2), commMs: t2 - t1 + (t4 - t3), updateMs: t5 - t4 };
+    return { losses, counts, samples: batch.n, computeMs: t3 - t0, commMs: t4 - t3, updateMs: t5 - t4 };
   }
 
   protected verify(step: number): Promise<string> {
