@@ -52,6 +52,8 @@ export interface RunSummary {
   variant: string;
   world: number;
   backend: string;
+  /** How matrix products ran on rank 0 (native GEMM, wasm XNNPACK, ...). */
+  kernels?: string;
   /** The global step the run reached (counting steps before a resume). */
   steps: number;
   resumedFrom?: number;
@@ -321,6 +323,7 @@ export class Coordinator {
       run: this.config,
       world: this.links.length,
       backend: r0.backend,
+      ...(r0.kernels ? { kernels: r0.kernels } : {}),
       numParams: r0.numParams,
       inputDim: r0.inputDim,
       trainSize: r0.trainSize,
@@ -335,7 +338,7 @@ export class Coordinator {
     this.trainStartedAt = Date.now();
     const trainSize = this.placement ? Object.values(this.taskInfo).reduce((a, t) => a + t.trainSize, 0) : r0.trainSize;
     this.log.info(
-      { variant: this.config.variant, backend: r0.backend, params: r0.numParams, train: trainSize, val: r0.valSize, stepsPerEpoch: r0.stepsPerEpoch },
+      { variant: this.config.variant, backend: r0.backend, kernels: r0.kernels, params: r0.numParams, train: trainSize, val: r0.valSize, stepsPerEpoch: r0.stepsPerEpoch },
       `ring of ${this.links.length} ready; training ${r0.totalSteps} steps of ${this.config.batchSize} examples`,
     );
     for (const l of this.links) l.send({ type: 'start', t: Date.now() });
@@ -520,6 +523,7 @@ export class Coordinator {
       variant: this.config.variant,
       world: this.links.length,
       backend: r0?.backend ?? 'unknown',
+      ...(r0?.kernels ? { kernels: r0.kernels } : {}),
       steps: this.nextStepToWrite,
       ...(this.opts.resume ? { resumedFrom: this.opts.resume.step } : {}),
       stepsPlanned: r0?.totalSteps ?? 0,

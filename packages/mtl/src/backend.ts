@@ -3,7 +3,8 @@
 // is loaded its exported object is the one to use.
 import { dirname } from 'node:path';
 import type * as tfTypes from '@tensorflow/tfjs';
-import { registerFastWasmMatMul } from './ops/wasm-kernels';
+import { loadNative, nativeStatus } from '@mtl/native';
+import { registerFastWasmMatMul, wasmMatMulPath } from './ops/wasm-kernels';
 
 export type TF = typeof tfTypes;
 export type BackendName = 'auto' | 'node-gpu' | 'node' | 'wasm' | 'cpu';
@@ -81,9 +82,10 @@ async function tryOne(name: Exclude<BackendName, 'auto'>): Promise<{ backend: st
         wasmPathsSet = true;
       }
       // Transposed products (every backward pass) fall off the wasm fast path; replace the matMul
-      // kernels by name with ones that transpose explicitly first (ops/wasm-kernels.ts).
-      // MTL_WASM_STOCK_MATMUL=1 keeps the stock kernels, for A/B measurements.
-      if (process.env.MTL_WASM_STOCK_MATMUL !== '1') registerFastWasmMatMul(tf);
+      // kernels by name (ops/wasm-kernels.ts) with the native GEMM where the optional addon is
+      // built (@mtl/native; MTL_NATIVE=0 disables it), else with explicit transposes and the
+      // fast wasm product. MTL_WASM_STOCK_MATMUL=1 keeps the stock kernels, for A/B measurements.
+      if (process.env.MTL_WASM_STOCK_MATMUL !== '1') registerFastWasmMatMul(tf, loadNative());
       await activate(tf, 'wasm');
       return { backend: 'wasm', tf };
     }
@@ -116,4 +118,19 @@ export async function selectBackend(name: BackendName): Promise<{ backend: strin
     }
   }
   throw new BackendError(`no backend could be loaded:\n  ${failures.join('\n  ')}`);
+}
+
+/**
+ * How matrix products run on the active backend, for logs, run summaries and the benchmark:
+ * e.g. "native sgemm (avx2+fma 6x16)", "wasm xnnpack, explicit transposes", "wasm stock kernels".
+ */
+export function matMulKernels(tf: TF = tfRef()): string {
+  if (tf.getBackend() !== 'wasm') return `${tf.getBackend()} stock kernels`;
+  const path = wasmMatMulPath();
+  if (path === 'native') return `native sgemm (${nativeStatus().isa ?? 'unknown isa'})`;
+  if (path === 'wasm') {
+    const why = nativeStatus().reason;
+    return `wasm xnnpack, explicit transposes${why && why !== 'loaded' ? ` (native addon: ${why})` : ''}`;
+  }
+  return 'wasm stock kernels';
 }

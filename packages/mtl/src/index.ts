@@ -1,6 +1,6 @@
 export type { TaskType, TaskSpec, Batch, ModelSpec, ParamEntry, Activation } from './types';
 export { outputDim } from './types';
-export { selectBackend, BackendError, tfRef, type BackendName } from './backend';
+export { selectBackend, BackendError, tfRef, matMulKernels, type BackendName } from './backend';
 export { MtlModel } from './model';
 export { saveLayersModel, fileSystemHandler } from './io';
 export { lossFor, type TaskLoss } from './losses';

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tensor } from '@tensorflow/tfjs';
 import { selectBackend, tfRef } from '../src';
-import { fastWasmMatMulRegistered, wasmMatMulStats } from '../src/ops/wasm-kernels';
+import { loadNative } from '@mtl/native';
+import { fastWasmMatMulRegistered, registerFastWasmMatMul, unregisterFastWasmMatMul, wasmMatMulPath, wasmMatMulStats } from '../src/ops/wasm-kernels';
 import { lcg, maxAbsDiff } from './helpers/reference';
 
 /** Reference product op(a) @ op(b) for rank-2 or rank-3 (same batch) row-major arrays. */
@@ -45,10 +46,29 @@ afterAll(async () => {
   await selectBackend('cpu');
 });
 
-describe('fast wasm matMul kernels', () => {
-  it('are registered by selectBackend("wasm")', () => {
+describe('selectBackend("wasm")', () => {
+  it('registers the fast kernels, on the native GEMM where the addon is built', () => {
     expect(backend).toBe('wasm');
     expect(fastWasmMatMulRegistered()).toBe(true);
+    expect(wasmMatMulPath()).toBe(loadNative() ? 'native' : 'wasm');
+  });
+});
+
+// Every case runs on both paths: the native GEMM (when the addon is built; its own package's tests
+// fail CI when it is not) and the wasm fallback (explicit transposes, then XNNPACK).
+describe.each(['native', 'wasm'] as const)('fast matMul kernels, %s path', (path) => {
+  const skip = path === 'native' && !loadNative();
+  beforeAll(() => {
+    if (skip) return;
+    const tf = tfRef();
+    unregisterFastWasmMatMul(tf);
+    registerFastWasmMatMul(tf, path === 'native' ? loadNative() : null);
+    expect(wasmMatMulPath()).toBe(path);
+  });
+  afterAll(() => {
+    const tf = tfRef();
+    unregisterFastWasmMatMul(tf);
+    registerFastWasmMatMul(tf, loadNative());
   });
 
   // Shapes chosen so that both the direct (transpose the operand) and the swapped
@@ -65,7 +85,7 @@ describe('fast wasm matMul kernels', () => {
     ['batched transposeA', [2, 7, 5], [2, 7, 3], true, false],
   ];
 
-  it.each(cases)('BatchMatMul %s matches the reference and leaks nothing', (_name, aShape, bShape, tA, tB) => {
+  it.skipIf(skip).each(cases)('BatchMatMul %s matches the reference and leaks nothing', (_name, aShape, bShape, tA, tB) => {
     const tf = tfRef();
     const r = lcg(aShape.length * 31 + bShape[bShape.length - 1]);
     const av = rand(r, aShape.reduce((x, y) => x * y, 1));
@@ -80,7 +100,8 @@ describe('fast wasm matMul kernels', () => {
     const want = refMatMul(av, aShape, bv, bShape, tA, tB);
     expect(c.shape).toEqual([...aShape.slice(0, -2), tA ? aShape[aShape.length - 1] : aShape[aShape.length - 2], tB ? bShape[bShape.length - 2] : bShape[bShape.length - 1]]);
     expect(maxAbsDiff(got, want)).toBeLessThan(1e-5);
-    if (tA || tB) expect(wasmMatMulStats.transposed).toBe(stats.transposed + 1);
+    if (path === 'native') expect(wasmMatMulStats.native).toBe(stats.native + 1);
+    else if (tA || tB) expect(wasmMatMulStats.transposed).toBe(stats.transposed + 1);
     else expect(wasmMatMulStats.direct).toBe(stats.direct + 1);
     c.dispose();
     expect(tf.memory().numTensors).toBe(before);
@@ -89,14 +110,14 @@ describe('fast wasm matMul kernels', () => {
     b.dispose();
   });
 
-  it('takes the swapped path for dy @ W^T with a large square W', () => {
+  it.skipIf(path !== 'wasm')('takes the swapped path for dy @ W^T with a large square W', () => {
     const tf = tfRef();
     const before = wasmMatMulStats.swapped;
     tf.tidy(() => tf.matMul(tf.ones([4, 64]), tf.ones([64, 64]), false, true).dataSync());
     expect(wasmMatMulStats.swapped).toBe(before + 1);
   });
 
-  it('_FusedMatMul with bias and relu matches the reference for every transpose combination', () => {
+  it.skipIf(skip)('_FusedMatMul with bias and relu matches the reference for every transpose combination', () => {
     const tf = tfRef();
     const r = lcg(5);
     for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
@@ -126,7 +147,33 @@ describe('fast wasm matMul kernels', () => {
     }
   });
 
-  it('gives the gradients of a dense layer (x @ W) as the reference', () => {
+  it.skipIf(skip)('broadcasts an unbatched right operand over a batched left one', () => {
+    const tf = tfRef();
+    const r = lcg(17);
+    const av = rand(r, 2 * 3 * 5);
+    const bv = rand(r, 5 * 4);
+    const got = tf.tidy(() => tf.matMul(tf.tensor3d(av, [2, 3, 5]), tf.tensor2d(bv, [5, 4])).dataSync() as Float32Array);
+    const want = new Float32Array(2 * 3 * 4);
+    for (let s = 0; s < 2; s++) want.set(refMatMul(av.subarray(s * 15, (s + 1) * 15), [3, 5], bv, [5, 4], false, false), s * 12);
+    expect(maxAbsDiff(got, want)).toBeLessThan(1e-5);
+  });
+
+  it.skipIf(skip)('an activation the native GEMM does not fuse (sigmoid) takes the wasm path and stays correct', () => {
+    const tf = tfRef();
+    const r = lcg(23);
+    const av = rand(r, 6 * 5);
+    const bv = rand(r, 5 * 4);
+    const biasv = rand(r, 4);
+    const stats = { ...wasmMatMulStats };
+    const got = tf.tidy(() =>
+      tf.fused.matMul({ a: tf.tensor2d(av, [6, 5]), b: tf.tensor2d(bv, [5, 4]), bias: tf.tensor1d(biasv), activation: 'sigmoid' }).dataSync() as Float32Array,
+    );
+    const want = refMatMul(av, [6, 5], bv, [5, 4], false, false).map((v, i) => 1 / (1 + Math.exp(-(v + biasv[i % 4]))));
+    expect(maxAbsDiff(got, want)).toBeLessThan(1e-5);
+    expect(wasmMatMulStats.native).toBe(stats.native);
+  });
+
+  it.skipIf(skip)('gives the gradients of a dense layer (x @ W) as the reference', () => {
     const tf = tfRef();
     const r = lcg(11);
     const [m, k, n] = [8, 48, 48];

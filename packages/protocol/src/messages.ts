@@ -45,6 +45,8 @@ export const messageSchemas = {
   ready: z.object({
     rank,
     backend: z.string(),
+    /** How matrix products run (e.g. the native GEMM or wasm XNNPACK); informational. */
+    kernels: z.string().optional(),
     numParams: z.number().int().nonnegative(),
     tensors: z.number().int(),
     inputDim: z.number().int().positive(),

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { PeerListener, ProcessGroup } from '@mtl/collective';
 import { bytesToFloat32, float32ToBytes, type Logger } from '@mtl/protocol';
-import { selectBackend, type BackendName } from '@mtl/mtl';
+import { matMulKernels, selectBackend, type BackendName } from '@mtl/mtl';
 import { ControlClient } from './control-client';
 import { createTrainer } from './training/create-trainer';
 import type { Trainer } from './training/trainer';
@@ -60,7 +60,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerExit> {
     rank = assign.rank;
     const run = assign.run;
     const { backend, tf } = await selectBackend(opts.backend ?? run.backend);
-    log.info({ rank, world: assign.world, backend, runId: run.runId }, `assigned rank ${rank} of ${assign.world}`);
+    log.info({ rank, world: assign.world, backend, kernels: matMulKernels(tf), runId: run.runId }, `assigned rank ${rank} of ${assign.world}`);
     group = await ProcessGroup.connect({
       rank,
       world: assign.world,
@@ -78,7 +78,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerExit> {
     }
     await trainer.synchronizeInitialState();
     const info = trainer.info;
-    control.send({ type: 'ready', rank, backend, tensors: tf.memory().numTensors, ...info });
+    control.send({ type: 'ready', rank, backend, kernels: matMulKernels(tf), tensors: tf.memory().numTensors, ...info });
     await control.next('start');
     const r = rank;
     const checksum = await trainer.run({
