@@ -1,0 +1,202 @@
+/**
+ * Loader for the optional native addon (`dist/native/mtl_native.node`), built from
+ * `src/native/*.cc` by `scripts/build-addon.js` with the system C++ compiler. Every caller
+ * must treat `null` from {@link loadNative} as "use the JS / wasm kernels".
+ *
+ * Set `MTL_NATIVE=0` to disable the addon (both at build time and at load time).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** The kernels the addon provides. All arrays are float32, row-major, and never retained. */
+export interface NativeKernels {
+  /**
+   * C[m,n] = op(A)[m,k] @ op(B)[k,n] (+ bias[n] broadcast over rows) (then relu).
+   * A is stored [m,k] ([k,m] when transA); B is stored [k,n] ([n,k] when transB).
+   * C is overwritten. Lengths must match exactly (a: m*k, b: k*n, c: m*n, bias: n); a
+   * mismatch throws an Error naming the argument. C must not overlap A, B or bias.
+   * Deterministic: the bits of C depend only on the inputs and the shapes.
+   */
+  sgemm(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    a: Float32Array,
+    b: Float32Array,
+    c: Float32Array,
+    bias?: Float32Array | null,
+    relu?: boolean,
+  ): void;
+  /**
+   * In-place Adam step (torch semantics, L2 weight decay added to the gradient), bit-identical
+   * to the float64 JS loop that rounds to float32 on store. `t` is the 1-based step count.
+   */
+  adamUpdate(
+    p: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    t: number,
+  ): void;
+  /**
+   * In-place SGD step with optional (Nesterov) momentum, bit-identical to the float64 JS loop.
+   * `buf` is the momentum buffer; it may be null (and is ignored) when momentum is 0.
+   */
+  sgdUpdate(
+    p: Float32Array,
+    g: Float32Array,
+    buf: Float32Array | null,
+    lr: number,
+    momentum: number,
+    weightDecay: number,
+    nesterov: boolean,
+  ): void;
+  /** Which GEMM path was dispatched at load time, e.g. "avx2+fma 6x16" or "generic". */
+  readonly isa: string;
+}
+
+export interface NativeStatus {
+  loaded: boolean;
+  /** Why the addon is (not) loaded: "loaded", "disabled by MTL_NATIVE=0", "not built: …", "load error: …". */
+  reason: string;
+  path?: string;
+  isa?: string;
+}
+
+/** The raw binding exported by addon.cc. Bump ABI_VERSION in both places on any change. */
+interface RawBinding {
+  abiVersion: number;
+  isa: string;
+  sgemm(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    a: Float32Array,
+    b: Float32Array,
+    c: Float32Array,
+    bias: Float32Array | null | undefined,
+    relu: boolean | undefined,
+  ): void;
+  adamUpdate(
+    p: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    stepSize: number,
+    invSqrtBc2: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+  ): void;
+  sgdUpdate(
+    p: Float32Array,
+    g: Float32Array,
+    buf: Float32Array | null | undefined,
+    lr: number,
+    momentum: number,
+    weightDecay: number,
+    nesterov: boolean,
+  ): void;
+  _setIsa(name: string): string;
+  _setBlocking(mc: number, kc: number, nc: number): void;
+}
+
+const ABI_VERSION = 1;
+const ADDON_FILE = path.join('native', 'mtl_native.node');
+
+let cached: { kernels: NativeKernels | null; status: NativeStatus } | undefined;
+
+/** Where the addon may live: next to the compiled dist/index.js, or dist/ when run from src/. */
+function candidatePaths(): string[] {
+  return [path.join(__dirname, ADDON_FILE), path.join(__dirname, '..', 'dist', ADDON_FILE)];
+}
+
+function wrap(raw: RawBinding): NativeKernels {
+  return {
+    isa: raw.isa,
+    sgemm: (transA, transB, m, n, k, a, b, c, bias, relu) =>
+      raw.sgemm(transA, transB, m, n, k, a, b, c, bias ?? null, relu ?? false),
+    adamUpdate: (p, g, m, v, lr, beta1, beta2, eps, weightDecay, t) => {
+      // The scalars use V8's Math.pow so the element loop matches the JS reference bit for bit.
+      const stepSize = lr / (1 - Math.pow(beta1, t));
+      const invSqrtBc2 = 1 / Math.sqrt(1 - Math.pow(beta2, t));
+      raw.adamUpdate(p, g, m, v, stepSize, invSqrtBc2, beta1, beta2, eps, weightDecay);
+    },
+    sgdUpdate: (p, g, buf, lr, momentum, weightDecay, nesterov) =>
+      raw.sgdUpdate(p, g, buf, lr, momentum, weightDecay, nesterov),
+  };
+}
+
+function load(): { kernels: NativeKernels | null; status: NativeStatus } {
+  if (process.env.MTL_NATIVE === '0') {
+    return { kernels: null, status: { loaded: false, reason: 'disabled by MTL_NATIVE=0' } };
+  }
+  const candidates = candidatePaths();
+  const file = candidates.find((p) => fs.existsSync(p));
+  if (file === undefined) {
+    return {
+      kernels: null,
+      status: {
+        loaded: false,
+        reason: `not built: ${ADDON_FILE} missing (build @mtl/native with a C++ compiler on PATH)`,
+      },
+    };
+  }
+  let raw: RawBinding;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    raw = require(file) as RawBinding;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    return { kernels: null, status: { loaded: false, reason: `load error: ${msg}`, path: file } };
+  }
+  if (raw.abiVersion !== ABI_VERSION) {
+    return {
+      kernels: null,
+      status: {
+        loaded: false,
+        reason: `load error: stale build (addon ABI ${String(raw.abiVersion)}, loader expects ${ABI_VERSION}); rebuild @mtl/native`,
+        path: file,
+      },
+    };
+  }
+  return { kernels: wrap(raw), status: { loaded: true, reason: 'loaded', path: file, isa: raw.isa } };
+}
+
+/** The native kernels, or null when disabled / not built / not loadable (see {@link nativeStatus}). Cached. */
+export function loadNative(): NativeKernels | null {
+  cached ??= load();
+  return cached.kernels;
+}
+
+/**
+ * Tuning and test hooks of the loaded addon (null when not loaded): switch the GEMM path
+ * ("auto", "generic", "avx2", "avx2-6x16", "avx2-4x24", "avx2-8x8"; returns the active name,
+ * throws when unsupported) and the cache blocking (0 selects the default). Process-wide.
+ */
+export function nativeInternals(): {
+  setIsa(name: string): string;
+  setBlocking(mc: number, kc: number, nc: number): void;
+} | null {
+  cached ??= load();
+  const file = cached.status.path;
+  if (!cached.status.loaded || file === undefined) return null;
+  const raw = require(file) as RawBinding;
+  return { setIsa: (name) => raw._setIsa(name), setBlocking: (mc, kc, nc) => raw._setBlocking(mc, kc, nc) };
+}
+
+/** Whether the addon is loaded and why not. Triggers the (cached) load. */
+export function nativeStatus(): NativeStatus {
+  cached ??= load();
+  return { ...cached.status };
+}

@@ -1,0 +1,288 @@
+// N-API bindings (C API only). Float32Array arguments are read through
+// napi_get_typedarray_info, so they may be views at any byte offset into any ArrayBuffer
+// (including WebAssembly memory). Pointers are used only for the duration of the call.
+#ifndef NAPI_VERSION
+#define NAPI_VERSION 8
+#endif
+#include <node_api.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <new>
+#include <string>
+
+#include "gemm.h"
+#include "optimizers.h"
+
+namespace {
+
+constexpr int kAbiVersion = 1;  // keep in sync with ABI_VERSION in src/index.ts
+
+// Returned by the helpers when a JS exception is pending.
+struct Pending {};
+
+void check(napi_env env, napi_status st, const char* what) {
+  if (st == napi_ok) return;
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) {
+    std::string msg = std::string("mtl_native: N-API call failed: ") + what;
+    napi_throw_error(env, nullptr, msg.c_str());
+  }
+  throw Pending{};
+}
+
+[[noreturn]] void throw_type(napi_env env, const std::string& msg) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg.c_str());
+  throw Pending{};
+}
+
+[[noreturn]] void throw_range(napi_env env, const std::string& msg) {
+  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg.c_str());
+  throw Pending{};
+}
+
+std::string prefix(const char* fn, const char* arg) {
+  return std::string(fn) + ": argument '" + arg + "'";
+}
+
+struct Args {
+  napi_value v[12];
+  size_t n = 12;
+};
+
+Args get_args(napi_env env, napi_callback_info info) {
+  Args a;
+  check(env, napi_get_cb_info(env, info, &a.n, a.v, nullptr, nullptr), "napi_get_cb_info");
+  return a;
+}
+
+napi_valuetype type_of(napi_env env, const Args& a, size_t i) {
+  if (i >= a.n) return napi_undefined;
+  napi_valuetype t;
+  check(env, napi_typeof(env, a.v[i], &t), "napi_typeof");
+  return t;
+}
+
+struct F32 {
+  float* data = nullptr;
+  size_t len = 0;
+};
+
+// Float32Array or (when nullable) null/undefined -> {nullptr, 0}.
+F32 get_f32(napi_env env, const Args& a, size_t i, const char* fn, const char* name,
+            bool nullable = false) {
+  const napi_valuetype t = type_of(env, a, i);
+  if (nullable && (t == napi_undefined || t == napi_null)) return {};
+  bool is_ta = false;
+  if (i < a.n) check(env, napi_is_typedarray(env, a.v[i], &is_ta), "napi_is_typedarray");
+  if (!is_ta) throw_type(env, prefix(fn, name) + " must be a Float32Array" + (nullable ? " or null" : ""));
+  napi_typedarray_type tt;
+  size_t len = 0;
+  void* data = nullptr;
+  check(env, napi_get_typedarray_info(env, a.v[i], &tt, &len, &data, nullptr, nullptr),
+        "napi_get_typedarray_info");
+  if (tt != napi_float32_array) throw_type(env, prefix(fn, name) + " must be a Float32Array");
+  if (len > 0 && data == nullptr) throw_type(env, prefix(fn, name) + " is detached");
+  return {static_cast<float*>(data), len};
+}
+
+double get_number(napi_env env, const Args& a, size_t i, const char* fn, const char* name) {
+  if (type_of(env, a, i) != napi_number) throw_type(env, prefix(fn, name) + " must be a number");
+  double d;
+  check(env, napi_get_value_double(env, a.v[i], &d), "napi_get_value_double");
+  return d;
+}
+
+size_t get_dim(napi_env env, const Args& a, size_t i, const char* fn, const char* name) {
+  const double d = get_number(env, a, i, fn, name);
+  if (!(d >= 0) || d > 2147483647.0 || std::floor(d) != d)
+    throw_range(env, prefix(fn, name) + " must be an integer in [0, 2^31), got " +
+                         std::to_string(d));
+  return static_cast<size_t>(d);
+}
+
+bool get_bool(napi_env env, const Args& a, size_t i, const char* fn, const char* name,
+              bool optional = false) {
+  const napi_valuetype t = type_of(env, a, i);
+  if (optional && (t == napi_undefined || t == napi_null)) return false;
+  if (t != napi_boolean) throw_type(env, prefix(fn, name) + " must be a boolean");
+  bool b;
+  check(env, napi_get_value_bool(env, a.v[i], &b), "napi_get_value_bool");
+  return b;
+}
+
+void expect_len(napi_env env, const F32& x, size_t want, const char* fn, const char* name,
+                const char* formula) {
+  if (x.len != want)
+    throw_range(env, prefix(fn, name) + " has length " + std::to_string(x.len) + ", expected " +
+                         formula + " = " + std::to_string(want));
+}
+
+bool overlap(const F32& x, const F32& y) {
+  if (x.len == 0 || y.len == 0) return false;
+  const auto x0 = reinterpret_cast<uintptr_t>(x.data), y0 = reinterpret_cast<uintptr_t>(y.data);
+  return x0 < y0 + y.len * sizeof(float) && y0 < x0 + x.len * sizeof(float);
+}
+
+void expect_disjoint(napi_env env, const F32& out, const F32& in, const char* fn,
+                     const char* out_name, const char* in_name) {
+  if (overlap(out, in))
+    throw_range(env, prefix(fn, out_name) + " must not overlap '" + in_name + "'");
+}
+
+template <class F>
+napi_value guarded(napi_env env, F&& f) {
+  try {
+    return f();
+  } catch (const Pending&) {
+    return nullptr;
+  } catch (const std::bad_alloc&) {
+    napi_throw_error(env, nullptr, "mtl_native: out of memory");
+    return nullptr;
+  } catch (const std::exception& e) {
+    napi_throw_error(env, nullptr, (std::string("mtl_native: ") + e.what()).c_str());
+    return nullptr;
+  }
+}
+
+napi_value undefined(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+// sgemm(transA, transB, m, n, k, a, b, c, bias?, relu?)
+napi_value Sgemm(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    const char* fn = "sgemm";
+    const Args a = get_args(env, info);
+    const bool ta = get_bool(env, a, 0, fn, "transA");
+    const bool tb = get_bool(env, a, 1, fn, "transB");
+    const size_t m = get_dim(env, a, 2, fn, "m");
+    const size_t n = get_dim(env, a, 3, fn, "n");
+    const size_t k = get_dim(env, a, 4, fn, "k");
+    const F32 A = get_f32(env, a, 5, fn, "a");
+    const F32 B = get_f32(env, a, 6, fn, "b");
+    const F32 C = get_f32(env, a, 7, fn, "c");
+    const F32 bias = get_f32(env, a, 8, fn, "bias", true);
+    const bool relu = get_bool(env, a, 9, fn, "relu", true);
+    expect_len(env, A, m * k, fn, "a", "m*k");
+    expect_len(env, B, k * n, fn, "b", "k*n");
+    expect_len(env, C, m * n, fn, "c", "m*n");
+    if (bias.data != nullptr || bias.len != 0) expect_len(env, bias, n, fn, "bias", "n");
+    expect_disjoint(env, C, A, fn, "c", "a");
+    expect_disjoint(env, C, B, fn, "c", "b");
+    expect_disjoint(env, C, bias, fn, "c", "bias");
+    mtl::sgemm(ta, tb, m, n, k, A.data, B.data, C.data,
+               (bias.data != nullptr && n > 0) ? bias.data : nullptr, relu);
+    return undefined(env);
+  });
+}
+
+// adamUpdate(p, g, m, v, stepSize, invSqrtBc2, beta1, beta2, eps, weightDecay)
+napi_value AdamUpdate(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    const char* fn = "adamUpdate";
+    const Args a = get_args(env, info);
+    const F32 p = get_f32(env, a, 0, fn, "p");
+    const F32 g = get_f32(env, a, 1, fn, "g");
+    const F32 m = get_f32(env, a, 2, fn, "m");
+    const F32 v = get_f32(env, a, 3, fn, "v");
+    const double ss = get_number(env, a, 4, fn, "stepSize");
+    const double isb = get_number(env, a, 5, fn, "invSqrtBc2");
+    const double b1 = get_number(env, a, 6, fn, "beta1");
+    const double b2 = get_number(env, a, 7, fn, "beta2");
+    const double eps = get_number(env, a, 8, fn, "eps");
+    const double wd = get_number(env, a, 9, fn, "weightDecay");
+    expect_len(env, g, p.len, fn, "g", "p.length");
+    expect_len(env, m, p.len, fn, "m", "p.length");
+    expect_len(env, v, p.len, fn, "v", "p.length");
+    expect_disjoint(env, p, g, fn, "p", "g");
+    expect_disjoint(env, p, m, fn, "p", "m");
+    expect_disjoint(env, p, v, fn, "p", "v");
+    expect_disjoint(env, m, g, fn, "m", "g");
+    expect_disjoint(env, m, v, fn, "m", "v");
+    expect_disjoint(env, v, g, fn, "v", "g");
+    mtl::adam_update(p.data, g.data, m.data, v.data, p.len, ss, isb, b1, b2, eps, wd);
+    return undefined(env);
+  });
+}
+
+// sgdUpdate(p, g, buf | null, lr, momentum, weightDecay, nesterov)
+napi_value SgdUpdate(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    const char* fn = "sgdUpdate";
+    const Args a = get_args(env, info);
+    const F32 p = get_f32(env, a, 0, fn, "p");
+    const F32 g = get_f32(env, a, 1, fn, "g");
+    const F32 buf = get_f32(env, a, 2, fn, "buf", true);
+    const double lr = get_number(env, a, 3, fn, "lr");
+    const double mu = get_number(env, a, 4, fn, "momentum");
+    const double wd = get_number(env, a, 5, fn, "weightDecay");
+    const bool nesterov = get_bool(env, a, 6, fn, "nesterov", true);
+    expect_len(env, g, p.len, fn, "g", "p.length");
+    expect_disjoint(env, p, g, fn, "p", "g");
+    if (mu != 0) {
+      if (buf.data == nullptr && p.len > 0)
+        throw_type(env, prefix(fn, "buf") + " must be a Float32Array when momentum != 0");
+      expect_len(env, buf, p.len, fn, "buf", "p.length");
+      expect_disjoint(env, buf, p, fn, "buf", "p");
+      expect_disjoint(env, buf, g, fn, "buf", "g");
+    }
+    mtl::sgd_update(p.data, g.data, mu != 0 ? buf.data : nullptr, p.len, lr, mu, wd, nesterov);
+    return undefined(env);
+  });
+}
+
+// _setIsa(name) -> active isa name (tests / tuning). Throws for an unknown/unsupported name.
+napi_value SetIsa(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    const Args a = get_args(env, info);
+    if (type_of(env, a, 0) != napi_string) throw_type(env, "_setIsa: name must be a string");
+    char name[64];
+    size_t len = 0;
+    check(env, napi_get_value_string_utf8(env, a.v[0], name, sizeof name, &len), "string");
+    if (!mtl::sgemm_set_isa(name))
+      throw_range(env, std::string("_setIsa: unknown or unsupported isa '") + name + "'");
+    napi_value s;
+    check(env, napi_create_string_utf8(env, mtl::sgemm_isa(), NAPI_AUTO_LENGTH, &s), "string");
+    return s;
+  });
+}
+
+// _setBlocking(mc, kc, nc) (0 selects the default). Tuning only.
+napi_value SetBlocking(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    const Args a = get_args(env, info);
+    const size_t mc = get_dim(env, a, 0, "_setBlocking", "mc");
+    const size_t kc = get_dim(env, a, 1, "_setBlocking", "kc");
+    const size_t nc = get_dim(env, a, 2, "_setBlocking", "nc");
+    mtl::sgemm_set_blocking(mc, kc, nc);
+    return undefined(env);
+  });
+}
+
+void set_fn(napi_env env, napi_value exports, const char* name, napi_callback cb) {
+  napi_value f;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &f);
+  napi_set_named_property(env, exports, name, f);
+}
+
+}  // namespace
+
+NAPI_MODULE_INIT() {
+  set_fn(env, exports, "sgemm", Sgemm);
+  set_fn(env, exports, "adamUpdate", AdamUpdate);
+  set_fn(env, exports, "sgdUpdate", SgdUpdate);
+  set_fn(env, exports, "_setIsa", SetIsa);
+  set_fn(env, exports, "_setBlocking", SetBlocking);
+  napi_value v;
+  napi_create_int32(env, kAbiVersion, &v);
+  napi_set_named_property(env, exports, "abiVersion", v);
+  napi_create_string_utf8(env, mtl::sgemm_isa(), NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, exports, "isa", v);
+  return exports;
+}
