@@ -81,7 +81,7 @@ describe.skipIf(!native)(`sgemm vs float64 reference${skipReason}`, () => {
       for (const [m, n, k] of SHAPES) check(ta, tb, m, n, k, seed++);
     });
     it(`transA=${ta} transB=${tb}: bias + relu, bias only, relu only`, () => {
-      for (const [m, n, k] of [[17, 33, 65], [64, 48, 256], [7, 3, 5], [30, 1, 40], [1, 17, 1]] as const) {
+      for (const [m, n, k] of [[17, 33, 65], [64, 48, 256], [7, 3, 5], [30, 1, 40], [1, 17, 1], [11, 6, 40], [12, 8, 41]] as const) {
         check(ta, tb, m, n, k, 7, { bias: true, relu: true });
         check(ta, tb, m, n, k, 8, { bias: true });
         check(ta, tb, m, n, k, 9, { relu: true });
