@@ -7,7 +7,8 @@ import { HpsArchitecture } from './architectures/hps';
 import { tfRef, type TF } from './backend';
 import { lossFor, type TaskLoss } from './losses';
 import { createRng, glorotUniform } from './rng';
-import { ACTIVATIONS } from './activations';
+import { ACTIVATIONS, applyActivation } from './activations';
+import { denseMatMul } from './ops/matmul';
 import { outputDim, type Batch, type ModelSpec, type ParamEntry, type TaskSpec } from './types';
 
 /** Name of the LayersModel input layer (reserved: no task may use it). */
@@ -138,6 +139,129 @@ export class MtlModel {
     const sums = this.gradPass(batch, items, gradOut, 0);
     items.forEach((it, j) => (lossSums[it.task.name] = sums[j]));
     return { lossSums, counts };
+  }
+
+  /**
+   * lossAndGrad with the backward pass run layer by layer, last layer first (what DDP's gradient
+   * buckets rely on): `onReady(offset, size)` is called as soon as gradOut[offset, offset+size) is
+   * final (first all heads, then each trunk layer downwards), and the event loop gets a turn between
+   * layers so that collectives started from `onReady` make progress while the rest is computed.
+   * Same value as lossAndGrad up to float rounding. Architectures that are not `sequential`, and
+   * empty batches, report the whole vector once at the end.
+   */
+  async lossAndGradStaged(
+    batch: Batch,
+    taskWeights: Record<string, number>,
+    gradOut: Float32Array,
+    onReady: (offset: number, size: number) => void,
+  ): Promise<{ lossSums: Record<string, number>; counts: Record<string, number> }> {
+    this.alive();
+    if (gradOut.length !== this.numParams) throw new Error(`lossAndGradStaged: gradOut has length ${gradOut.length}, expected ${this.numParams}`);
+    const trunkLayers = this.arch.layers.map((l, i) => (l.owner === 'trunk' ? i : -1)).filter((i) => i >= 0);
+    if (!this.arch.sequential || trunkLayers.length === 0) {
+      const r = this.lossAndGrad(batch, taskWeights, gradOut);
+      onReady(0, this.numParams);
+      return r;
+    }
+    const { items, lossSums, counts } = this.prepare(batch, taskWeights);
+    gradOut.fill(0);
+    if (batch.n === 0 || items.length === 0) {
+      onReady(0, this.numParams);
+      return { lossSums, counts };
+    }
+    const tf = tfRef();
+    const { n } = batch;
+    const d = this.spec.inputDim;
+    const w = this.weightsOf();
+    const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+    // Per trunk layer: its input and its pre-activation output (kept for the backward pass).
+    const inputs: Tensor[] = [];
+    const pre: Tensor[] = [];
+    const live: Tensor[] = [];
+    const copyOut = (t: Tensor, offset: number) => gradOut.set(t.dataSync() as Float32Array, offset);
+    try {
+      let h: Tensor = tf.tensor2d(batch.x.subarray(0, n * d), [n, d]);
+      live.push(h);
+      for (const i of trunkLayers) {
+        const [kernel, bias] = w(i);
+        const act = this.arch.layers[i].activation;
+        const x = h;
+        inputs.push(x);
+        const [z, out] = tf.tidy(() => {
+          const zi = tf.add(denseMatMul(tf, x, kernel), bias);
+          return [zi, act === 'output' || act === 'linear' ? zi : applyActivation(tf, act, zi)];
+        });
+        pre.push(z);
+        live.push(z);
+        if (out !== z) live.push(out);
+        h = out;
+      }
+      // Heads and losses: gradients with respect to the trunk's output and every involved head
+      // parameter, through tf.grads (the heads are small; their forward runs again inside grads).
+      const headEntries = this.layout.map((e, j) => ({ e, j })).filter(({ e }) => items.some((it) => it.task.name === e.owner));
+      const kept: Tensor[] = [];
+      const headOffset = this.trunkRange().size; // the layout holds the trunk first
+      let dh: Tensor;
+      {
+        const targets = items.map((it) => ({ y: tf.tensor2d(it.targets, [n, it.loss.outDim]), m: tf.tensor1d(it.mask) }));
+        const headVars = headEntries.map(({ j }) => this.vars[j]);
+        const f = (...args: Tensor[]): Scalar => {
+          const [feat, ...hv] = args;
+          const byIndex = new Map(headEntries.map(({ j }, q) => [j, hv[q]]));
+          const wh = (i: number): [Tensor, Tensor] => (byIndex.has(2 * i) ? [byIndex.get(2 * i)!, byIndex.get(2 * i + 1)!] : w(i));
+          let total: Scalar | undefined;
+          items.forEach((it, q) => {
+            const logits = this.arch.head(tf, wh, it.task.name, feat);
+            const sum = tf.sum(tf.mul(it.loss.perExample(tf, logits, targets[q].y), targets[q].m)) as Scalar;
+            kept.push(tf.keep(sum));
+            const ws = tf.mul(sum, it.weight) as Scalar;
+            total = total ? (tf.add(total, ws) as Scalar) : ws;
+          });
+          return total!;
+        };
+        let grads: Tensor[];
+        try {
+          grads = tf.grads(f)([h, ...headVars]);
+        } finally {
+          for (const t of targets) {
+            t.y.dispose();
+            t.m.dispose();
+          }
+        }
+        dh = grads[0];
+        live.push(...grads);
+        headEntries.forEach(({ e }, q) => copyOut(grads[q + 1], e.offset));
+        const sums = kept.map((t) => (t.dataSync() as Float32Array)[0]);
+        kept.forEach((t) => t.dispose());
+        items.forEach((it, q) => (lossSums[it.task.name] = sums[q]));
+      }
+      onReady(headOffset, this.numParams - headOffset);
+      await turn();
+      for (let l = trunkLayers.length - 1; l >= 0; l--) {
+        const i = trunkLayers[l];
+        const act = this.arch.layers[i].activation;
+        const [kernel] = w(i);
+        // d/dz of the activation through tfjs' own gradient (recomputes one elementwise op).
+        const dz = act === 'output' || act === 'linear' ? dh : tf.grads((z: Tensor) => applyActivation(tf, act, z))([pre[l]], dh)[0];
+        if (dz !== dh) live.push(dz);
+        const dW = tf.matMul(inputs[l], dz, true, false);
+        const db = tf.sum(dz, 0);
+        live.push(dW, db);
+        copyOut(dW, this.layout[2 * i].offset);
+        copyOut(db, this.layout[2 * i + 1].offset);
+        dW.dispose();
+        db.dispose();
+        if (l > 0) {
+          dh = tf.matMul(dz, kernel, false, true);
+          live.push(dh);
+        }
+        onReady(this.layout[2 * i].offset, this.layout[2 * i].size + this.layout[2 * i + 1].size);
+        if (l > 0) await turn();
+      }
+      return { lossSums, counts };
+    } finally {
+      for (const t of live) if (!t.isDisposed) t.dispose();
+    }
   }
 
   perTaskGrads(batch: Batch, gradOut: Float32Array): { lossSums: Record<string, number>; counts: Record<string, number> } {

@@ -247,3 +247,57 @@ describe('gradients', () => {
     expect(tf.memory().numTensors).toBe(before - m.layout.length);
   });
 });
+
+describe('lossAndGradStaged (layer-by-layer backward for overlapping communication)', () => {
+  const cases: Array<{ name: string; spec: ModelSpec }> = [
+    { name: 'tanh, head hidden layer', spec: tiny },
+    { name: 'relu, two trunk layers', spec: { ...tiny, activation: 'relu', trunk: [5, 4] } },
+    { name: 'gelu, no head hidden layer', spec: { ...tiny, activation: 'gelu', trunk: [6, 3], head: [] } },
+    { name: 'linear, no trunk', spec: { ...tiny, activation: 'linear', trunk: [] } },
+  ];
+  for (const { name, spec } of cases) {
+    it(`equals lossAndGrad and reports every gradient range once, heads first, then trunk layers downwards (${name})`, async () => {
+      const tf = tfRef();
+      const m = MtlModel.create(spec, 5);
+      // Masked rows, and a task absent from the batch (its head gradient must stay zero).
+      const full = makeBatch(spec, 9, 13, 3);
+      const batch = { ...full, labels: { reg: full.labels.reg, cls: full.labels.cls } };
+      const w = { reg: 0.6, cls: 1.2 };
+      const want = new Float32Array(m.numParams);
+      const a = m.lossAndGrad(batch, w, want);
+      const got = new Float32Array(m.numParams).fill(NaN);
+      const ranges: Array<[number, number]> = [];
+      const before = tf.memory().numTensors;
+      const b = await m.lossAndGradStaged(batch, w, got, (offset, size) => {
+        // Final when reported: a copy taken now must equal the end result.
+        ranges.push([offset, size]);
+        expect(Array.from(got.subarray(offset, offset + size)).every(Number.isFinite)).toBe(true);
+      });
+      expect(tf.memory().numTensors).toBe(before);
+      expect(maxAbsDiff(got, want) / Math.max(1, maxAbs(want))).toBeLessThan(1e-5);
+      for (const t of ['reg', 'cls']) expect(b.lossSums[t]).toBeCloseTo(a.lossSums[t], 5);
+      expect(b.counts).toEqual(a.counts);
+      const bin = m.headRange('bin');
+      expect(maxAbs(got.subarray(bin.offset, bin.offset + bin.size))).toBe(0);
+      const trunk = m.trunkRange();
+      expect(ranges[0]).toEqual([trunk.size, m.numParams - trunk.size]);
+      const covered = new Uint8Array(m.numParams);
+      for (const [o, s] of ranges) for (let i = o; i < o + s; i++) covered[i]++;
+      expect(covered.every((c) => c === 1)).toBe(true);
+      const offsets = ranges.map(([o]) => o);
+      expect(offsets).toEqual([...offsets].sort((x, y) => y - x));
+      expect(ranges.length).toBe(1 + spec.trunk.length);
+      m.dispose();
+    });
+  }
+
+  it('reports the whole (zero) vector once for an empty batch', async () => {
+    const m = MtlModel.create(tiny, 5);
+    const g = new Float32Array(m.numParams).fill(1);
+    const ranges: Array<[number, number]> = [];
+    await m.lossAndGradStaged(makeBatch(tiny, 0, 1), { reg: 1, bin: 1, cls: 1 }, g, (o, s) => ranges.push([o, s]));
+    expect(ranges).toEqual([[0, m.numParams]]);
+    expect(maxAbs(g)).toBe(0);
+    m.dispose();
+  });
+});

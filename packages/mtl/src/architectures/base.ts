@@ -27,6 +27,12 @@ export interface Architecture {
   trunk(tf: TF, w: WeightsOf, x: Tensor): Tensor;
   /** Logits [n, outDim] of one task from the shared representation. */
   head(tf: TF, w: WeightsOf, task: string, features: Tensor): Tensor;
+  /**
+   * True when the trunk is a chain of its 'trunk' layers in layout order, each computing
+   * activation(x @ kernel + bias), and each head reads only the trunk's output: then MtlModel can run the backward pass layer by layer (lossAndGradStaged) and
+   * hand out each layer's gradient as soon as it exists.
+   */
+  readonly sequential: boolean;
   /** Same graph as symbolic tf.layers; `dense(i)` makes layer i with its activation. */
   buildLayers(tf: TF, input: SymbolicTensor, dense: (i: number) => { apply(x: SymbolicTensor): SymbolicTensor }): Record<string, SymbolicTensor>;
 }

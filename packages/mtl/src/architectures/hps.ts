@@ -10,6 +10,7 @@ import type { Architecture, DenseDef, WeightsOf } from './base';
 
 export class HpsArchitecture implements Architecture {
   readonly name = 'hps';
+  readonly sequential = true;
   readonly layers: DenseDef[] = [];
   private readonly trunkIdx: number[] = [];
   private readonly headIdx = new Map<string, number[]>();

@@ -19,7 +19,7 @@ export class DistributedTrainer extends Trainer {
   private readonly aggregator: Aggregator;
   private readonly sampler: DistributedSampler;
   private readonly params: Float32Array;
-  /** Gradient sums followed by one loss sum per task: a single buffer, a single all-reduce. */
+  /** Gradient sums followed by one loss sum per task. */
   private readonly reduceBuf: Float32Array;
   private readonly countBuf: Float32Array;
   private readonly weights: Record<string, number> = {};
@@ -88,10 +88,19 @@ export class DistributedTrainer extends Trainer {
       const n = this.countBuf[k]!;
       this.weights[name] = n > 0 ? aggWeights[name]! / n : 0;
     }
-    const lossSums = batch.n > 0 ? this.model.lossAndGrad(batch, this.weights, grad).lossSums : (grad.fill(0), {} as Record<string, number>);
+    // Gradient buckets, as DDP does: each layer's gradient is all-reduced as soon as the backward
+    // pass has produced it, while the layers below are still being differentiated.
+    const inFlight: Promise<void>[] = [];
+    const start = (buf: Float32Array) => {
+      const op = this.group.allReduce(buf);
+      op.catch(() => {}); // observed below; keeps a failure during the backward pass from going unhandled
+      inFlight.push(op);
+    };
+    const { lossSums } = await this.model.lossAndGradStaged(batch, this.weights, grad, (offset, size) => start(grad.subarray(offset, offset + size)));
     for (let k = 0; k < T; k++) this.reduceBuf[P + k] = lossSums[this.tasks[k]!.name] ?? 0;
+    start(this.reduceBuf.subarray(P));
     const t3 = performance.now();
-    await this.group.allReduce(this.reduceBuf);
+    await Promise.all(inFlight);
     const t4 = performance.now();
     this.optimizer.step(this.params, grad);
     this.model.setParams(this.params);
