@@ -45,6 +45,8 @@ describe('mtl bench --quick', () => {
     expectMeasuredOrNote(c.gemmAllCores, ['gflops', 'numpy', 'blas']);
     expectMeasuredOrNote(c.gemmOneCore, ['gflops']);
     expectMeasuredOrNote(c.plainStockMatMul, ['stepMs']);
+    expectMeasuredOrNote(c.plainWasmMatMul, ['stepMs']);
+    expect(typeof (c.plain as Json).kernels).toBe('string');
     // The plain tfjs loop and both cluster runs need nothing outside the repository: always measured.
     for (const k of ['stepMs', 'samplesPerSec', 'gflops', 'lossAndGradMs', 'lossAndGradGflops']) expect(c.plain as Json).toHaveProperty(k);
 

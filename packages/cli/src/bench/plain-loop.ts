@@ -3,7 +3,7 @@
 // variables, a forward pass with tf ops, tf.train.adam (the cluster's default optimizer) and
 // optimizer.minimize, the loss read back every step. It also times MtlModel.lossAndGrad alone
 // (the cluster's compute phase without the cluster) on the same batch.
-import { MtlModel, selectBackend, type BackendName, type ModelSpec } from '@mtl/mtl';
+import { MtlModel, matMulKernels, selectBackend, type BackendName, type ModelSpec } from '@mtl/mtl';
 import { REF } from './python';
 import { refFlopsPerExample } from './training';
 
@@ -21,6 +21,8 @@ export interface PlainLoopOptions {
 export interface PlainLoopResult {
   backend: string;
   stockMatMul: boolean;
+  /** How the products ran (matMulKernels of @mtl/mtl), e.g. "native sgemm (avx2+fma 6x16)". */
+  kernels: string;
   stepMs: number;
   stepMsMin: number;
   samplesPerSec: number;
@@ -88,6 +90,7 @@ export async function plainLoop(o: PlainLoopOptions): Promise<PlainLoopResult> {
   const result: PlainLoopResult = {
     backend,
     stockMatMul: process.env.MTL_WASM_STOCK_MATMUL === '1',
+    kernels: matMulKernels(tf),
     stepMs,
     stepMsMin: Math.min(...times),
     samplesPerSec: B / (stepMs / 1000),

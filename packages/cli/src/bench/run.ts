@@ -74,6 +74,8 @@ export interface BenchReport {
     gemmCandidates: GemmResult[];
     gemmOneCore: Maybe<GemmResult>;
     plain: Maybe<PlainLoopResult>;
+    /** The plain loop without the native addon (explicit transposes, wasm XNNPACK products). */
+    plainWasmMatMul: Maybe<PlainLoopResult>;
     plainStockMatMul: Maybe<PlainLoopResult>;
   };
   training: {
@@ -125,9 +127,12 @@ function cpuModel(): string {
   return cpus()[0]?.model ?? 'unknown';
 }
 
-async function runPlain(o: PlainLoopOptions, stock: boolean, timeoutMs: number): Promise<PlainLoopResult> {
+/** registered: the kernels selectBackend registers (native GEMM where built); wasm: the same without the native addon; stock: tfjs' own. */
+type KernelMode = 'registered' | 'wasm' | 'stock';
+
+async function runPlain(o: PlainLoopOptions, mode: KernelMode, timeoutMs: number): Promise<PlainLoopResult> {
   const script = join(__dirname, 'plain-loop.js');
-  const env = { ...process.env, MTL_WASM_STOCK_MATMUL: stock ? '1' : '0' };
+  const env = { ...process.env, MTL_WASM_STOCK_MATMUL: mode === 'stock' ? '1' : '0', ...(mode === 'wasm' ? { MTL_NATIVE: '0' } : {}) };
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, [script, JSON.stringify(o)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -247,15 +252,22 @@ export async function runBench(s: BenchSettings, outDir: string): Promise<BenchR
   log(`plain tfjs training loop (${s.backend})`);
   let plain: Maybe<PlainLoopResult>;
   try {
-    plain = await runPlain({ backend: s.backend, ...s.plain }, false, timeout);
+    plain = await runPlain({ backend: s.backend, ...s.plain }, 'registered', timeout);
   } catch (err) {
     plain = errNote('plain tfjs loop', err);
   }
   let plainStock: Maybe<PlainLoopResult> = { note: s.stockCompare ? 'only on the wasm backend' : 'full mode only' };
+  let plainWasm: Maybe<PlainLoopResult> = { note: s.stockCompare ? 'only on the wasm backend' : 'full mode only' };
   if (s.stockCompare && s.backend === 'wasm') {
+    log('plain tfjs loop without the native GEMM (MTL_NATIVE=0: explicit transposes + wasm XNNPACK)');
+    try {
+      plainWasm = await runPlain({ backend: s.backend, ...s.plain }, 'wasm', timeout);
+    } catch (err) {
+      plainWasm = errNote('plain tfjs loop (wasm kernels)', err);
+    }
     log('plain tfjs loop with the stock wasm matMul kernels (before/after of ops/wasm-kernels.ts)');
     try {
-      plainStock = await runPlain({ backend: s.backend, steps: 5, warmup: 1, gradSteps: 3 }, true, timeout);
+      plainStock = await runPlain({ backend: s.backend, steps: 5, warmup: 1, gradSteps: 3 }, 'stock', timeout);
     } catch (err) {
       plainStock = errNote('plain tfjs loop (stock kernels)', err);
     }
@@ -339,7 +351,7 @@ export async function runBench(s: BenchSettings, outDir: string): Promise<BenchR
     workload: { inputDim: 512, trunk: [1024, 1024], tasks: 4, perWorkerBatch: 256, flopsPerExample },
     allReduce: { ours, gloo, vsGloo },
     pointToPoint,
-    compute: { gemmAllCores: gemmAll, gemmCandidates: gemmAllRuns, gemmOneCore: gemmOne, plain, plainStockMatMul: plainStock },
+    compute: { gemmAllCores: gemmAll, gemmCandidates: gemmAllRuns, gemmOneCore: gemmOne, plain, plainWasmMatMul: plainWasm, plainStockMatMul: plainStock },
     training: { w1: runs[1], w2: runs[2], ddp, overheadRatio, scaling, gemmBoundSamplesPerSec: gemmBound, endToEndFraction: endToEnd, vsDdp },
     memory: w2 ? w2.memory : { note: isNote(runs[2]) ? runs[2].note : 'not run' },
     targets: [],
@@ -413,7 +425,11 @@ function targets(r: BenchReport): Target[] {
         : {
             id,
             target,
-            measured: `${fmt(w1.computeGflopsPerWorker, 1)} GFLOP/s (whole step incl. update and overhead: ${fmt(w1.gflopsPerWorker, 1)})`,
+            measured:
+              `${fmt(w1.computeGflopsPerWorker, 1)} GFLOP/s (whole step incl. update and overhead: ${fmt(w1.gflopsPerWorker, 1)}; kernels: ${w1.kernels ?? 'unknown'})` +
+              (isNote(r.compute.plainWasmMatMul) || r.compute.plainWasmMatMul.lossAndGradGflops === undefined
+                ? ''
+                : `; without the native addon: lossAndGrad ${fmt(r.compute.plainWasmMatMul.lossAndGradGflops, 1)} GFLOP/s`),
             ratio: w1.computeGflopsPerWorker / 10,
             status: w1.computeGflopsPerWorker >= 10 ? 'PASS' : 'FAIL',
           },

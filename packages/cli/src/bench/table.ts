@@ -58,14 +58,18 @@ export function renderReport(r: BenchReport): string {
   out.push(`  numpy GEMM, one core:` + noteOr(r.compute.gemmOneCore, (g) => ` ${f(g.gflops, 1)} GFLOP/s`));
   out.push(
     `  plain tfjs loop (${r.settings.backend}):` +
-      noteOr(r.compute.plain, (p) => ` ${f(p.stepMs, 1)} ms/step, ${f(p.samplesPerSec, 0)} samples/s, ${f(p.gflops, 1)} GFLOP/s; MtlModel.lossAndGrad ${f(p.lossAndGradMs, 1)} ms = ${f(p.lossAndGradGflops, 1)} GFLOP/s`),
+      noteOr(r.compute.plain, (p) => ` ${f(p.stepMs, 1)} ms/step, ${f(p.samplesPerSec, 0)} samples/s, ${f(p.gflops, 1)} GFLOP/s; MtlModel.lossAndGrad ${f(p.lossAndGradMs, 1)} ms = ${f(p.lossAndGradGflops, 1)} GFLOP/s [${p.kernels}]`),
+  );
+  out.push(
+    `  same without the native addon (MTL_NATIVE=0):` +
+      noteOr(r.compute.plainWasmMatMul, (p) => ` ${f(p.stepMs, 1)} ms/step, ${f(p.gflops, 1)} GFLOP/s; lossAndGrad ${f(p.lossAndGradMs, 1)} ms = ${f(p.lossAndGradGflops, 1)} GFLOP/s [${p.kernels}]`),
   );
   out.push(
     `  same with stock wasm matMul kernels:` +
       noteOr(r.compute.plainStockMatMul, (p) => ` ${f(p.stepMs, 1)} ms/step, ${f(p.gflops, 1)} GFLOP/s; lossAndGrad ${f(p.lossAndGradMs, 1)} ms = ${f(p.lossAndGradGflops, 1)} GFLOP/s`),
   );
 
-  out.push('\nTraining (cluster: mtl train, steady state after warmup)');
+  out.push('\nTraining (cluster: mtl train, steady state after warmup)' + (!isNote(r.training.w1) && r.training.w1.kernels ? `; kernels: ${r.training.w1.kernels}` : ''));
   const runs = [r.training.w1, r.training.w2];
   for (const run of runs) if (isNote(run)) out.push(`  ${run.note}`);
   const ok = runs.filter((x): x is Exclude<typeof x, Note> => !isNote(x));

@@ -61,6 +61,8 @@ export interface ClusterRun {
   flopsPerExample: number;
   summary: { status: string; samplesPerSec: number; gflopsPerWorker: number; backend: string; wallTimeSec: number };
   memory: MemoryReport;
+  /** How matrix products ran in the workers (from summary.json). */
+  kernels?: string;
   command: string;
 }
 
@@ -141,7 +143,7 @@ export async function runCluster(o: ClusterRunOptions): Promise<ClusterRun> {
   if (code !== 0 || !existsSync(summaryFile)) {
     throw new Error(`mtl train (W=${o.world}) exited with code ${code}: ${tail.trim().split('\n').slice(-4).join(' | ')}`);
   }
-  const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as ClusterRun['summary'] & { flopsPerExample?: number };
+  const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as ClusterRun['summary'] & { flopsPerExample?: number; kernels?: string };
   const lines = readFileSync(join(o.dir, 'metrics.jsonl'), 'utf8')
     .split('\n')
     .filter(Boolean)
@@ -201,6 +203,7 @@ export async function runCluster(o: ClusterRunOptions): Promise<ClusterRun> {
       wallTimeSec: summary.wallTimeSec,
     },
     memory,
+    ...(summary.kernels ? { kernels: summary.kernels } : {}),
     command: `node packages/cli/bin/mtl.js ${args.map((a) => (/[\s,]/.test(a) && !a.includes(':') ? `'${a}'` : a)).join(' ')}`,
   };
 }

@@ -96,7 +96,15 @@ export class DistributedTrainer extends Trainer {
       op.catch(() => {}); // observed below; keeps a failure during the backward pass from going unhandled
       inFlight.push(op);
     };
-    const { lossSums } = await this.model.lossAndGradStaged(batch, this.weights, grad, (offset, size) => start(grad.subarray(offset, offset + size)));
+    // MTL_GRAD_BUCKETS=0: one all-reduce of the whole gradient after the backward pass (for A/B runs).
+    const { lossSums } =
+      process.env.MTL_GRAD_BUCKETS === '0'
+        ? (() => {
+            const r = this.model.lossAndGrad(batch, this.weights, grad);
+            start(grad);
+            return r;
+          })()
+        : await this.model.lossAndGradStaged(batch, this.weights, grad, (offset, size) => start(grad.subarray(offset, offset + size)));
     for (let k = 0; k < T; k++) this.reduceBuf[P + k] = lossSums[this.tasks[k]!.name] ?? 0;
     start(this.reduceBuf.subarray(P));
     const t3 = performance.now();
