@@ -420,6 +420,21 @@ void sgemm(bool trans_a, bool trans_b, size_t m, size_t n, size_t k, const float
       for (size_t j = 0; j < n; ++j) c[i * n + j] = finish(0.0f, bias, j, relu);
     return;
   }
+  if (k == 1) {
+    // Outer product (e.g. dy[256,1] @ W^T[1,1024] of an n=1 head): bound by writing C, so no
+    // packing. A and B are contiguous vectors whatever the transposes. Same bits as the packed
+    // path (one product, no sum).
+    for (size_t i = 0; i < m; ++i) {
+      const float ai = a[i];
+      float* ci = c + i * n;
+      if (bias == nullptr && !relu) {
+        for (size_t j = 0; j < n; ++j) ci[j] = ai * b[j];
+      } else {
+        for (size_t j = 0; j < n; ++j) ci[j] = finish(ai * b[j], bias, j, relu);
+      }
+    }
+    return;
+  }
   impl()->fn(trans_a, trans_b, m, n, k, a, b, c, bias, relu);
 }
 
