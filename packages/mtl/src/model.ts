@@ -146,8 +146,10 @@ export class MtlModel {
    * buckets rely on): `onReady(offset, size)` is called as soon as gradOut[offset, offset+size) is
    * final (first all heads, then each trunk layer downwards), and the event loop gets a turn between
    * layers so that collectives started from `onReady` make progress while the rest is computed.
-   * Same value as lossAndGrad up to float rounding. Architectures that are not `sequential`, and
-   * empty batches, report the whole vector once at the end.
+   * Same value as lossAndGrad up to float rounding. The ranges and their order depend on the model
+   * only, never on the batch (an empty batch reports the same ranges, zero-filled), so every rank
+   * issues the same sequence of collectives; architectures that are not `sequential` report the
+   * whole vector once.
    */
   async lossAndGradStaged(
     batch: Batch,
@@ -166,7 +168,11 @@ export class MtlModel {
     const { items, lossSums, counts } = this.prepare(batch, taskWeights);
     gradOut.fill(0);
     if (batch.n === 0 || items.length === 0) {
-      onReady(0, this.numParams);
+      onReady(this.trunkRange().size, this.numParams - this.trunkRange().size);
+      for (let l = trunkLayers.length - 1; l >= 0; l--) {
+        const i = trunkLayers[l];
+        onReady(this.layout[2 * i].offset, this.layout[2 * i].size + this.layout[2 * i + 1].size);
+      }
       return { lossSums, counts };
     }
     const tf = tfRef();

@@ -68,7 +68,7 @@ export class ParallelTrainer extends Trainer {
       seed: deriveSeed(config.seed, 'task', this.task.name),
       dropLast: config.dropLast,
     });
-    this.headBuf = new Float32Array(this.head.size + 1);
+    this.headBuf = new Float32Array(1); // the task's loss sum
     this.countBuf = new Float32Array(this.tasks.length);
     // One epoch of the run is one pass over the largest task's set; smaller sets are reshuffled and
     // restarted by their own samplers, and their own epochs are reported per task.
@@ -113,19 +113,29 @@ export class ParallelTrainer extends Trainer {
     const t2 = performance.now();
     const n = this.countBuf[this.taskIndex]!;
     const weights = { [name]: n > 0 ? this.task.weight / n : 0 };
-    const lossSum = batch.n > 0 ? this.model.lossAndGrad(batch, weights, this.grad).lossSums[name]! : (this.grad.fill(0), 0);
-    this.headBuf.set(this.grad.subarray(this.head.offset, this.head.offset + this.head.size));
-    this.headBuf[this.head.size] = lossSum;
+    // Gradient buckets as in the distributed variant: this task's head goes to its group's ring as
+    // soon as the heads are differentiated, each trunk layer to the world ring as soon as it exists.
+    const inFlight: Promise<void>[] = [];
+    const start = (op: Promise<void>) => {
+      op.catch(() => {}); // observed below
+      inFlight.push(op);
+    };
+    const headGrad = this.grad.subarray(this.head.offset, this.head.offset + this.head.size);
+    const trunkEnd = this.trunk.offset + this.trunk.size;
+    const { lossSums } = await this.model.lossAndGradStaged(batch, weights, this.grad, (offset, size) => {
+      if (offset < trunkEnd) start(this.world.allReduce(this.grad.subarray(offset, Math.min(offset + size, trunkEnd))));
+      if (offset + size > trunkEnd) start(this.sub.allReduce(headGrad));
+    });
+    this.headBuf[0] = lossSums[name] ?? 0;
+    start(this.sub.allReduce(this.headBuf.subarray(0, 1)));
     const t3 = performance.now();
-    await this.world.allReduce(this.grad.subarray(this.trunk.offset, this.trunk.offset + this.trunk.size));
-    await this.sub.allReduce(this.headBuf);
+    await Promise.all(inFlight);
     const t4 = performance.now();
-    this.grad.set(this.headBuf.subarray(0, this.head.size), this.head.offset);
     this.optimizer.step(this.params, this.grad);
     this.model.setParams(this.params);
     const t5 = performance.now();
     return {
-      losses: { [name]: n > 0 ? this.headBuf[this.head.size]! / n : 0 },
+      losses: { [name]: n > 0 ? this.headBuf[0]! / n : 0 },
       counts: { [name]: n },
       samples: batch.n,
       computeMs: t1 - t0 + (t3 - t2),
