@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   });
   for (const r of res) {
     console.log(
-      `mtl world=${r.world} size=${(r.bytes / 2 ** 20).toFixed(0)}MiB time=${r.meanMs.toFixed(1)}ms algbw=${r.algbwGBs.toFixed(2)}GB/s busbw=${r.busbwGBs.toFixed(2)}GB/s cpu/op(rank0)=${r.cpuMsPerOp.toFixed(1)}ms`,
+      `mtl world=${r.world} size=${(r.bytes / 2 ** 20).toFixed(0)}MiB time=${r.meanMs.toFixed(1)}ms algbw=${r.algbwGBs.toFixed(2)}GB/s busbw=${r.busbwGBs.toFixed(2)}GB/s cpu/op(rank0)=${r.cpuMsPerOp.toFixed(1)}ms cpu/op(mean of ranks) user=${(r.cpuUserMsPerOpMean ?? 0).toFixed(1)}ms sys=${(r.cpuSysMsPerOpMean ?? 0).toFixed(1)}ms`,
     );
   }
   if (process.argv.includes('--p2p')) {

@@ -51,6 +51,8 @@ async function allReduce(): Promise<void> {
       algbwGBs: algbw,
       busbwGBs: (algbw * 2 * (o.world - 1)) / o.world,
       cpuMsPerOp: (cpu.user + cpu.system) / 1e3 / Math.max(1, o.iterations),
+      cpuUserMsPerOp: cpu.user / 1e3 / Math.max(1, o.iterations),
+      cpuSysMsPerOp: cpu.system / 1e3 / Math.max(1, o.iterations),
     });
   }
   await group.barrier();

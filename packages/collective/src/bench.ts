@@ -40,6 +40,9 @@ export interface AllReduceBenchmarkResult {
   busbwGBs: number;
   /** CPU (user + system) per op on rank 0, ms. */
   cpuMsPerOp: number;
+  /** CPU per op averaged over all ranks, ms: user and system (kernel: socket copies) separately. */
+  cpuUserMsPerOpMean?: number;
+  cpuSysMsPerOpMean?: number;
 }
 
 export interface PointToPointBenchmarkResult {
@@ -102,7 +105,12 @@ export async function runAllReduceBenchmark(opts: AllReduceBenchmarkOptions): Pr
     const results = kids.map((k) => next<{ results: AllReduceBenchmarkResult[] }>(k, failed));
     for (const k of kids) k.send({ world, peers, sizesBytes, iterations, warmup, chunkBytes: opts.chunkBytes });
     const all = await Promise.all(results);
-    return all[0]!.results;
+    return all[0]!.results.map((r, k) => {
+      const per = all.map((a) => a.results[k] as AllReduceBenchmarkResult & { cpuUserMsPerOp?: number; cpuSysMsPerOp?: number });
+      const mean = (f: (x: (typeof per)[number]) => number | undefined) => per.reduce((acc, x) => acc + (f(x) ?? 0), 0) / per.length;
+      const { cpuUserMsPerOp: _u, cpuSysMsPerOp: _s, ...rest } = r as AllReduceBenchmarkResult & { cpuUserMsPerOp?: number; cpuSysMsPerOp?: number };
+      return { ...rest, cpuUserMsPerOpMean: mean((x) => x.cpuUserMsPerOp), cpuSysMsPerOpMean: mean((x) => x.cpuSysMsPerOp) };
+    });
   } finally {
     kill();
   }

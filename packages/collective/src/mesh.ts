@@ -272,7 +272,7 @@ export class Mesh {
 
 /** Apply a stashed frame to its op now that the op exists. */
 export function applyEarly(r: NonNullable<Route>, e: Early): void {
-  if (e.payload.length > 0) new PayloadApplier().apply(r.t, 0, e.payload);
+  if (e.payload.length > 0) new PayloadApplier(e.link.kernel).apply(r.t, 0, e.payload);
   r.op.complete(e.h, r.t);
 }
 

@@ -75,6 +75,9 @@ export interface Kernel {
   readonly reads: readonly Buffer[];
   readonly scratchOff: number;
   readonly scratch: Float32Array;
+  /** A second SCRATCH_BYTES area for sources that are not in this memory. */
+  readonly stageOff: number;
+  readonly stage: Uint8Array;
   add(d: number, s: number, n: number): void;
 }
 
@@ -83,16 +86,19 @@ export function createKernel(): Kernel | null {
     if (!WA) return null;
     if (addModule === undefined) addModule = new WA.Module(Buffer.from(ADD_WASM, 'base64'));
     if (addModule === null) return null;
-    const pages = Math.ceil((READ_BUFFER_BYTES + 16 + SCRATCH_BYTES) / 65536);
+    const pages = Math.ceil((READ_BUFFER_BYTES + 16 + 2 * SCRATCH_BYTES) / 65536);
     const memory = new WA.Memory({ initial: pages, maximum: pages });
     const inst = new WA.Instance(addModule, { m: { mem: memory } });
     const mem = memory.buffer;
     const scratchOff = READ_BUFFER_BYTES + 16;
+    const stageOff = scratchOff + SCRATCH_BYTES;
     return {
       mem,
       reads: [0, 1, 2, 3].map((k) => Buffer.from(mem, k, READ_BUFFER_BYTES)),
       scratchOff,
       scratch: new Float32Array(mem, scratchOff, SCRATCH_BYTES / 4),
+      stageOff,
+      stage: new Uint8Array(mem, stageOff, SCRATCH_BYTES),
       add: inst.exports['add'] as (d: number, s: number, n: number) => void,
     };
   } catch {
@@ -112,8 +118,8 @@ export class PayloadApplier {
   constructor(private readonly kernel: Kernel | null = null) {}
   private readonly carryF = new Float32Array(1);
   private readonly carryB = new Uint8Array(this.carryF.buffer);
-  private readonly scratch = new Float32Array(SCRATCH_BYTES / 4);
-  private readonly scratchB = new Uint8Array(this.scratch.buffer);
+  /** JS-path scratch for unaligned pieces, made on first use. */
+  private scratchF: Float32Array | undefined;
 
   /** Apply `piece`, which holds payload bytes [byteOff, byteOff + piece.length). */
   apply(t: Target, byteOff: number, piece: Uint8Array): void {
@@ -137,14 +143,22 @@ export class PayloadApplier {
     }
     let whole = (len - p) & ~3;
     const k = this.kernel;
-    if (whole > 0 && k !== null && piece.buffer === k.mem) {
-      // The piece is in the kernel's memory (a socket read): stage the destination block next to it.
+    if (whole > 0 && k !== null) {
+      // In the kernel's memory (a socket read) the piece is summed where it is;
+      // otherwise (a payload kept aside for an op that had not started) it is
+      // staged too: two cache-resident copies are still cheaper than the JS loop.
+      const inMem = piece.buffer === k.mem;
       while (whole > 0) {
         const n = Math.min(whole, SCRATCH_BYTES);
         const d = dst.subarray(off >>> 2, (off + n) >>> 2);
         const sc = n === SCRATCH_BYTES ? k.scratch : k.scratch.subarray(0, n >>> 2);
         sc.set(d);
-        k.add(k.scratchOff, piece.byteOffset + p, n);
+        let src = piece.byteOffset + p;
+        if (!inMem) {
+          k.stage.set(piece.subarray(p, p + n));
+          src = k.stageOff;
+        }
+        k.add(k.scratchOff, src, n);
         d.set(sc);
         p += n;
         off += n;
@@ -157,10 +171,12 @@ export class PayloadApplier {
         p += whole;
         off += whole;
       } else {
+        const scratch = (this.scratchF ??= new Float32Array(SCRATCH_BYTES / 4));
+        const scratchB = new Uint8Array(scratch.buffer);
         while (whole > 0) {
           const n = Math.min(whole, SCRATCH_BYTES);
-          this.scratchB.set(piece.subarray(p, p + n));
-          addInto(dst.subarray(off >>> 2, (off + n) >>> 2), n === SCRATCH_BYTES ? this.scratch : this.scratch.subarray(0, n >>> 2));
+          scratchB.set(piece.subarray(p, p + n));
+          addInto(dst.subarray(off >>> 2, (off + n) >>> 2), n === SCRATCH_BYTES ? scratch : scratch.subarray(0, n >>> 2));
           p += n;
           off += n;
           whole -= n;

@@ -33,6 +33,10 @@ import { createKernel, READ_BUFFER_BYTES, type Kernel } from './reduce';
  */
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+/** Bytes of the collective's frame header at the start of every data-plane payload (frame.ts HEADER_BYTES). */
+const DATA_HEADER_BYTES = 32;
+/** Frame-aligned reads (see nextRead) once data frames are at least this large. */
+const FRAME_ALIGNED_MIN = 65536;
 
 export function acceptKey(key: string): string {
   return createHash('sha1').update(key + GUID).digest('base64');
@@ -99,6 +103,7 @@ export class Wire {
   private opcode = 0;
   private remaining = 0;
   private length = 0;
+  private lastLength = 0;
   private masked = false;
   private readonly mask = Buffer.alloc(4);
   private maskZero = true;
@@ -270,20 +275,37 @@ export class Wire {
   }
 
   /**
-   * Where (mod 4) the next read should start in memory so that the payload's
-   * float32 values land 4-byte aligned: data-plane payloads are whole floats
-   * and start 32 bytes (our header) into the WebSocket payload, so inside a
-   * frame that is the count of payload bytes already consumed; between frames
-   * it assumes the next one is a large data frame of the peer's role.
+   * The buffer the next socket read goes into. While large data frames flow
+   * (the last one was >= FRAME_ALIGNED_MIN bytes), reads follow frame
+   * boundaries: one small read for the next frame's headers, then the
+   * payload, read straight into its destination when it is only copied
+   * (all-gather phase, broadcast: consumer.direct), or into our buffer when it
+   * is summed, ending at the frame's end. So no copied payload goes through
+   * the read buffer. Measured (16 MiB, 2 MiB chunks, W=4): user CPU per op
+   * 11-12 -> 8-9 ms; with 512 KiB chunks the gain is small (each frame costs
+   * an extra read). Small frames (barriers, handshake) use the whole buffer.
    */
   private nextRead(views: readonly Buffer[]): Uint8Array {
     if (this.state === State.Payload && this.sink === 'stream' && !this.held && !this.dead && !this.directOff && this.remaining >= 16384 && (!this.masked || this.maskZero)) {
       const v = this.stream!.direct?.(this.remaining);
       if (v) return v;
     }
-    return views[this.alignHint()]!;
+    const buf = views[this.alignHint()]!;
+    if (this.lastLength < FRAME_ALIGNED_MIN || this.sink === 'buffer' || this.directOff || this.held || this.dead) return buf;
+    // Between frames: read exactly a data frame's headers (WebSocket + ours).
+    if (this.state === State.Header && this.hfill === 0) return buf.subarray(0, (this.role === 'server' ? 14 : 10) + DATA_HEADER_BYTES);
+    // A payload that is summed: stop at its end, so the next read is a header read again.
+    if (this.state === State.Payload && this.remaining < buf.length) return buf.subarray(0, this.remaining);
+    return buf;
   }
 
+  /**
+   * Where (mod 4) the next read should start in memory so that the payload's
+   * float32 values land 4-byte aligned: data-plane payloads are whole floats
+   * and start 32 bytes (our header) into the WebSocket payload, so inside a
+   * frame that is the count of payload bytes already consumed; between frames
+   * it assumes the next one is a large data frame of the peer's role.
+   */
   private alignHint(): number {
     if (this.state === State.Payload) return (this.length - this.remaining) & 3;
     const head = this.role === 'server' ? 14 : 10;
@@ -367,6 +389,7 @@ export class Wire {
     this.opcode = opcode;
     this.remaining = length;
     this.length = length;
+    if (!control) this.lastLength = length;
     if (control || !this.stream) {
       this.sink = 'buffer';
       this.parts = [];
