@@ -26,7 +26,7 @@ export interface ConnectOptions {
   runId: string;
   /** Budget for establishing every link, in ms (default 30 s). */
   timeoutMs?: number;
-  /** Chunk size of the pipelined ring (default 512 KiB); must be the same on every rank. */
+  /** Chunk size of the pipelined ring (default 2 MiB, DEFAULT_CHUNK_BYTES); must be the same on every rank. */
   chunkBytes?: number;
   /**
    * Dial peers over TLS (wss). Every peer's listener must then serve TLS.
@@ -42,7 +42,7 @@ export interface GroupStats {
   ops: number;
 }
 
-export const DEFAULT_CHUNK_BYTES = 512 * 1024;
+export const DEFAULT_CHUNK_BYTES = 2 * 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 30_000;
 /** A peer may run at most this many ops ahead of this rank in one group. */
 const MAX_SEQ_AHEAD = 1024;

@@ -98,6 +98,43 @@ describe('allReduce', () => {
     }
   });
 
+  for (const W of [3, 4]) {
+    it(`large frames (frame-aligned and direct reads), odd lengths, back-to-back ops: bit-identical, W=${W}`, async () => {
+      // 256 KiB chunks: frames are past the 64 KiB threshold where reads follow
+      // frame boundaries (header reads, copied payloads read into place); the
+      // odd lengths give uneven segments and short last chunks (small frames in
+      // between), and ops issued without awaiting make frames arrive before
+      // their op has started on the receiver (kept aside, summed later).
+      const w = await makeWorld(W, { chunkBytes: 256 * 1024 });
+      try {
+        for (const L of [1_048_573, 3 * 65536 + 5, 2_000_001]) {
+          const inputs = [0, 1, 2].map((k) => w.groups.map((_, r) => randomArray(L, 97 * W + 13 * r + k + L)));
+          const refs = inputs.map(reference);
+          const bufs = inputs.map((xs) => xs.map((x) => new Float32Array(x)));
+          // Rank r starts 10r ms late, so its left neighbour's frames are there first.
+          await Promise.all(
+            w.groups.map(async (g, r) => {
+              await new Promise((res) => setTimeout(res, 10 * r));
+              await Promise.all(bufs.map((b) => g.allReduce(b[r]!)));
+            }),
+          );
+          for (let k = 0; k < bufs.length; k++) {
+            expect(maxError(bufs[k]![0]!, refs[k]!), `L=${L} op ${k}`).toBeLessThan(1e-5);
+            for (const b of bufs[k]!) expect(sameBytes(b, bufs[k]![0]!), `L=${L} op ${k}`).toBe(true);
+          }
+          // Copy-only paths with large frames too.
+          const root = L % W;
+          const src = randomArray(L, L + 5);
+          const bc = w.groups.map((_, r) => (r === root ? new Float32Array(src) : new Float32Array(L)));
+          await Promise.all(w.groups.map((g, r) => g.broadcast(bc[r]!, root)));
+          for (const b of bc) expect(sameBytes(b, src)).toBe(true);
+        }
+      } finally {
+        await w.close();
+      }
+    });
+  }
+
   it('moves a larger buffer with the default chunk size (throughput smoke)', async () => {
     const W = 2;
     const L = 4 * 1024 * 1024; // 16 MiB

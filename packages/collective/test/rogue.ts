@@ -1,4 +1,5 @@
 import { WebSocket } from 'ws';
+import { DEFAULT_CHUNK_BYTES } from '../src/group';
 import { helloMessage, parseChallenge } from '../src/handshake';
 import { SECRET } from './helpers';
 
@@ -39,7 +40,7 @@ export function rogueDial(port: number, o: RogueOptions): Rogue {
           world: o.world,
           from: o.from,
           to: o.to,
-          chunkBytes: o.chunkBytes ?? 512 * 1024,
+          chunkBytes: o.chunkBytes ?? DEFAULT_CHUNK_BYTES,
         });
         ws.send(hello.text);
         state = 1;
