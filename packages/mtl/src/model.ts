@@ -168,11 +168,7 @@ export class MtlModel {
     const { items, lossSums, counts } = this.prepare(batch, taskWeights);
     gradOut.fill(0);
     if (batch.n === 0 || items.length === 0) {
-      onReady(this.trunkRange().size, this.numParams - this.trunkRange().size);
-      for (let l = trunkLayers.length - 1; l >= 0; l--) {
-        const i = trunkLayers[l];
-        onReady(this.layout[2 * i].offset, this.layout[2 * i].size + this.layout[2 * i + 1].size);
-      }
+      for (const [o, s] of this.stagedRanges()) onReady(o, s);
       return { lossSums, counts };
     }
     const tf = tfRef();
@@ -184,7 +180,7 @@ export class MtlModel {
     const inputs: Tensor[] = [];
     const pre: Tensor[] = [];
     const live: Tensor[] = [];
-    const copyOut = (t: Tensor, offset: number) => gradOut.set(t.dataSync() as Float32Array, offset);
+    const copyOut = (t: Tensor, offset: number) => gradOut.set(heapView(tf, t) ?? (t.dataSync() as Float32Array), offset);
     try {
       let h: Tensor = tf.tensor2d(batch.x.subarray(0, n * d), [n, d]);
       live.push(h);
@@ -250,6 +246,9 @@ export class MtlModel {
         // d/dz of the activation through tfjs' own gradient (recomputes one elementwise op).
         const dz = act === 'output' || act === 'linear' ? dh : tf.grads((z: Tensor) => applyActivation(tf, act, z))([pre[l]], dh)[0];
         if (dz !== dh) live.push(dz);
+        // One bucket per layer. Splitting the kernel gradient into row blocks (smaller last bucket)
+        // was measured slower at W=2: the extra products, slices and collectives cost more CPU than
+        // the shorter tail saves (docs/performance.md).
         const dW = tf.matMul(inputs[l], dz, true, false);
         const db = tf.sum(dz, 0);
         live.push(dW, db);
@@ -257,17 +256,32 @@ export class MtlModel {
         copyOut(db, this.layout[2 * i + 1].offset);
         dW.dispose();
         db.dispose();
+        onReady(this.layout[2 * i].offset, this.layout[2 * i].size + this.layout[2 * i + 1].size);
         if (l > 0) {
+          // Turns before and after the input gradient's product let the collectives move on.
+          await turn();
           dh = tf.matMul(dz, kernel, false, true);
           live.push(dh);
+          await turn();
         }
-        onReady(this.layout[2 * i].offset, this.layout[2 * i].size + this.layout[2 * i + 1].size);
-        if (l > 0) await turn();
       }
       return { lossSums, counts };
     } finally {
       for (const t of live) if (!t.isDisposed) t.dispose();
     }
+  }
+
+  /** The ranges lossAndGradStaged reports, in order; they depend on the model only. */
+  stagedRanges(): Array<[number, number]> {
+    const trunkLayers = this.arch.layers.map((l, i) => (l.owner === 'trunk' ? i : -1)).filter((i) => i >= 0);
+    if (!this.arch.sequential || trunkLayers.length === 0) return [[0, this.numParams]];
+    const head = this.trunkRange().size;
+    const out: Array<[number, number]> = [[head, this.numParams - head]];
+    for (let l = trunkLayers.length - 1; l >= 0; l--) {
+      const i = trunkLayers[l];
+      out.push([this.layout[2 * i].offset, this.layout[2 * i].size + this.layout[2 * i + 1].size]);
+    }
+    return out;
   }
 
   perTaskGrads(batch: Batch, gradOut: Float32Array): { lossSums: Record<string, number>; counts: Record<string, number> } {
@@ -448,3 +462,15 @@ export class MtlModel {
     }
   }
 }
+
+/**
+ * A view of a float32 tensor's bytes where the backend keeps them in a heap it exposes (wasm), so a
+ * gradient is copied once into the flat vector instead of twice through dataSync; null elsewhere.
+ * The view is only valid until the next tfjs allocation.
+ */
+function heapView(tf: TF, t: Tensor): Float32Array | null {
+  if (t.dtype !== 'float32') return null;
+  const b = tf.backend() as unknown as { typedArrayFromHeap?: (t: Tensor) => Float32Array };
+  return typeof b.typedArrayFromHeap === 'function' ? b.typedArrayFromHeap(t) : null;
+}
+

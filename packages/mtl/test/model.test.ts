@@ -286,13 +286,13 @@ describe('lossAndGradStaged (layer-by-layer backward for overlapping communicati
       expect(covered.every((c) => c === 1)).toBe(true);
       const offsets = ranges.map(([o]) => o);
       expect(offsets).toEqual([...offsets].sort((x, y) => y - x));
-      expect(ranges.length).toBe(1 + spec.trunk.length);
+      expect(ranges).toEqual(m.stagedRanges());
       m.dispose();
     });
   }
 
   it('reports the same ranges for an empty batch (zeros), so every rank issues the same collectives', async () => {
-    const spec: ModelSpec = { ...tiny, trunk: [5, 4] };
+    const spec: ModelSpec = { ...tiny, inputDim: 150, trunk: [70, 4] };
     const m = MtlModel.create(spec, 5);
     const w = { reg: 1, bin: 1, cls: 1 };
     const full: Array<[number, number]> = [];
@@ -301,6 +301,7 @@ describe('lossAndGradStaged (layer-by-layer backward for overlapping communicati
     const empty: Array<[number, number]> = [];
     await m.lossAndGradStaged(makeBatch(spec, 0, 1), w, g, (o, s) => empty.push([o, s]));
     expect(empty).toEqual(full);
+    expect(full.length).toBe(1 + 2); // heads, then one bucket per trunk layer
     expect(maxAbs(g)).toBe(0);
     m.dispose();
   });

@@ -189,3 +189,21 @@ describe.each(['native', 'wasm'] as const)('fast matMul kernels, %s path', (path
     [x, w, dy, dx, dw].forEach((t) => t.dispose());
   });
 });
+
+describe('MtlModel on wasm', () => {
+  it('lossAndGradStaged (gradients read from the wasm heap) equals lossAndGrad', async () => {
+    const { MtlModel } = await import('../src');
+    const spec = { inputDim: 24, trunk: [32, 16], activation: 'relu' as const, tasks: [{ name: 'a', type: 'regression' as const }, { name: 'b', type: 'binary' as const }] };
+    const m = MtlModel.create(spec, 3);
+    const r = lcg(29);
+    const n = 10;
+    const batch = { n, inputDim: 24, x: rand(r, n * 24), labels: { a: rand(r, n), b: Float32Array.from({ length: n }, (_, i) => i % 2) }, mask: {} };
+    const want = new Float32Array(m.numParams);
+    m.lossAndGrad(batch, { a: 0.5, b: 2 }, want);
+    const got = new Float32Array(m.numParams);
+    await m.lossAndGradStaged(batch, { a: 0.5, b: 2 }, got, () => {});
+    expect(maxAbsDiff(got, want)).toBeLessThan(1e-5);
+    expect(Math.max(...Array.from(want, Math.abs))).toBeGreaterThan(1e-3);
+    m.dispose();
+  });
+});

@@ -22,9 +22,10 @@ export class Adam implements GroupOptimizer {
     this.buffers = [new Float32Array(size), new Float32Array(size)];
   }
 
-  update(p: Float32Array, g: Float32Array, t: number): void {
+  update(p: Float32Array, g: Float32Array, t: number, start = 0): void {
     const { beta1: b1, beta2: b2, eps, weightDecay: wd } = this;
-    const [m, v] = this.buffers as [Float32Array, Float32Array];
+    const m = this.buffers[0]!.subarray(start, start + p.length);
+    const v = this.buffers[1]!.subarray(start, start + p.length);
     // The native kernel gives the same bits as the loop below (float64 in the same order), so
     // replicas with and without the addon stay identical; it is several times faster.
     const native = loadNative();

@@ -27,6 +27,14 @@ export interface OptimizerState {
 
 export interface Optimizer {
   step(params: Float32Array, grad: Float32Array): void;
+  /**
+   * Apply the coming step (stepCount + 1) to params[offset, offset + size) only, e.g. to one
+   * gradient bucket as soon as its all-reduce completes; finishStep() then closes the step. Every
+   * element must be covered exactly once per step. Element-wise updates make this bit-identical to
+   * step() over the whole vector.
+   */
+  stepRange(params: Float32Array, grad: Float32Array, offset: number, size: number): void;
+  finishStep(): void;
   readonly stepCount: number;
   state(): OptimizerState;
   loadState(s: OptimizerState): void;
@@ -39,8 +47,11 @@ export interface GroupOptimizer {
   lr: number;
   /** State tensors, each `size` long; owned by the group optimizer, exposed for checkpoints. */
   readonly buffers: Float32Array[];
-  /** Update p in place from g; `t` is the 1-based step number. p and g are the group's slices. */
-  update(p: Float32Array, g: Float32Array, t: number): void;
+  /**
+   * Update p in place from g; `t` is the 1-based step number. p and g are a slice of the group
+   * starting at element `start` of the group (0: the whole group), so state buffers are indexed from there.
+   */
+  update(p: Float32Array, g: Float32Array, t: number, start?: number): void;
 }
 
 export function checkHyper(name: string, value: number, ok: (v: number) => boolean, expect: string): number {

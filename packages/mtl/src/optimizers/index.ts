@@ -44,14 +44,25 @@ class GroupedOptimizer implements Optimizer {
   }
 
   step(params: Float32Array, grad: Float32Array): void {
+    this.stepRange(params, grad, 0, this.end);
+    this.finishStep();
+  }
+
+  stepRange(params: Float32Array, grad: Float32Array, offset: number, size: number): void {
     if (params.length < this.end || grad.length < this.end) {
       throw new Error(`optimizer step: params/grad have ${params.length}/${grad.length} values, groups need ${this.end}`);
     }
     const t = this.steps + 1;
+    const end = offset + size;
     this.groups.forEach((g, i) => {
-      this.opts[i].update(params.subarray(g.offset, g.offset + g.size), grad.subarray(g.offset, g.offset + g.size), t);
+      const lo = Math.max(offset, g.offset);
+      const hi = Math.min(end, g.offset + g.size);
+      if (hi > lo) this.opts[i].update(params.subarray(lo, hi), grad.subarray(lo, hi), t, lo - g.offset);
     });
-    this.steps = t;
+  }
+
+  finishStep(): void {
+    this.steps++;
   }
 
   setLr(lr: number, group?: number): void {

@@ -23,19 +23,20 @@ export class Sgd implements GroupOptimizer {
     this.buffers = this.momentum > 0 ? [new Float32Array(size)] : [];
   }
 
-  update(p: Float32Array, g: Float32Array): void {
+  update(p: Float32Array, g: Float32Array, _t?: number, start = 0): void {
     const { lr, momentum: mu, weightDecay: wd, nesterov } = this;
     // Same bits as the loops below (float64 in the same order), several times faster.
     const native = loadNative();
-    if (native) return native.sgdUpdate(p, g, mu > 0 ? this.buffers[0]! : null, lr, mu, wd, nesterov);
+    const buf = mu > 0 ? this.buffers[0]!.subarray(start, start + p.length) : null;
+    if (native) return native.sgdUpdate(p, g, buf, lr, mu, wd, nesterov);
     if (mu === 0) {
       for (let i = 0; i < p.length; i++) p[i] = p[i] - lr * (g[i] + wd * p[i]);
       return;
     }
-    const buf = this.buffers[0];
+    const mb = buf!;
     for (let i = 0; i < p.length; i++) {
       const gi = g[i] + wd * p[i];
-      const b = (buf[i] = mu * buf[i] + gi);
+      const b = (mb[i] = mu * mb[i] + gi);
       p[i] = p[i] - lr * (nesterov ? gi + mu * b : b);
     }
   }

@@ -89,10 +89,21 @@ export class DistributedTrainer extends Trainer {
       this.weights[name] = n > 0 ? aggWeights[name]! / n : 0;
     }
     // Gradient buckets, as DDP does: each layer's gradient is all-reduced as soon as the backward
-    // pass has produced it, while the layers below are still being differentiated.
+    // pass has produced it, while the layers below are still being differentiated; and each
+    // bucket's parameters are updated as soon as its sum is in, while later buckets are still on
+    // the wire (the update is element-wise, so this is bit-identical to one update at the end).
     const inFlight: Promise<void>[] = [];
-    const start = (buf: Float32Array) => {
-      const op = this.group.allReduce(buf);
+    let updateMs = 0;
+    let updateBeforeWait = 0;
+    const start = (buf: Float32Array, offset?: number) => {
+      let op = this.group.allReduce(buf);
+      if (offset !== undefined) {
+        op = op.then(() => {
+          const u = performance.now();
+          this.optimizer.stepRange(this.params, grad, offset, buf.length);
+          updateMs += performance.now() - u;
+        });
+      }
       op.catch(() => {}); // observed below; keeps a failure during the backward pass from going unhandled
       inFlight.push(op);
     };
@@ -101,16 +112,18 @@ export class DistributedTrainer extends Trainer {
       process.env.MTL_GRAD_BUCKETS === '0'
         ? (() => {
             const r = this.model.lossAndGrad(batch, this.weights, grad);
-            start(grad);
+            start(grad, 0);
             return r;
           })()
-        : await this.model.lossAndGradStaged(batch, this.weights, grad, (offset, size) => start(grad.subarray(offset, offset + size)));
+        : await this.model.lossAndGradStaged(batch, this.weights, grad, (offset, size) => start(grad.subarray(offset, offset + size), offset));
     for (let k = 0; k < T; k++) this.reduceBuf[P + k] = lossSums[this.tasks[k]!.name] ?? 0;
     start(this.reduceBuf.subarray(P));
     const t3 = performance.now();
+    updateBeforeWait = updateMs;
     await Promise.all(inFlight);
     const t4 = performance.now();
-    this.optimizer.step(this.params, grad);
+    const updateInWait = updateMs - updateBeforeWait;
+    this.optimizer.finishStep();
     this.model.setParams(this.params);
     const t5 = performance.now();
     const losses: Record<string, number> = {};
@@ -120,7 +133,14 @@ export class DistributedTrainer extends Trainer {
       counts[name] = this.countBuf[k]!;
       losses[name] = this.countBuf[k]! > 0 ? this.reduceBuf[P + k]! / this.countBuf[k]! : 0;
     }
-    return { losses, counts, samples: batch.n, computeMs: t3 - t0, commMs: t4 - t3, updateMs: t5 - t4 };
+    return {
+      losses,
+      counts,
+      samples: batch.n,
+      computeMs: t3 - t0 - updateBeforeWait,
+      commMs: t4 - t3 - updateInWait,
+      updateMs: updateMs + (t5 - t4),
+    };
   }
 
   protected verify(step: number): Promise<string> {
