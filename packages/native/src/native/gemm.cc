@@ -62,7 +62,7 @@ thread_local Scratch g_apack, g_bpack, g_col, g_tmp;
 struct Blocking {
   size_t mc, kc, nc;
 };
-constexpr Blocking kDefaultBlock = {96, 256, 4096};
+constexpr Blocking kDefaultBlock = {96, 256, 1024};
 Blocking g_block = kDefaultBlock;
 
 inline float relu_f(float x) { return 0.0f > x ? 0.0f : x; }  // same as _mm256_max_ps(0, x)
