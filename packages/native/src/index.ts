@@ -58,8 +58,16 @@ export interface NativeKernels {
     weightDecay: number,
     nesterov: boolean,
   ): void;
+  /**
+   * dst[i] += src[i], one IEEE float32 add per element (the same bits as the JS loop
+   * `dst[i] += src[i]` on a Float32Array and as WebAssembly f32x4.add). Equal lengths, else an
+   * Error; dst and src must not partly overlap (the same array is allowed). Views at any offset.
+   */
+  addInto(dst: Float32Array, src: Float32Array): void;
   /** Which GEMM path was dispatched at load time, e.g. "avx2+fma 6x16" or "generic". */
   readonly isa: string;
+  /** Which addInto path was dispatched at load time: "avx" or "generic". */
+  readonly addIsa: string;
 }
 
 export interface NativeStatus {
@@ -107,11 +115,14 @@ interface RawBinding {
     weightDecay: number,
     nesterov: boolean,
   ): void;
+  addInto(dst: Float32Array, src: Float32Array): void;
+  addIsa: string;
   _setIsa(name: string): string;
+  _setAddIsa(name: string): string;
   _setBlocking(mc: number, kc: number, nc: number): void;
 }
 
-const ABI_VERSION = 1;
+const ABI_VERSION = 2;
 const ADDON_FILE = path.join('native', 'mtl_native.node');
 
 let cached: { kernels: NativeKernels | null; status: NativeStatus } | undefined;
@@ -124,6 +135,8 @@ function candidatePaths(): string[] {
 function wrap(raw: RawBinding): NativeKernels {
   return {
     isa: raw.isa,
+    addIsa: raw.addIsa,
+    addInto: raw.addInto,
     sgemm: (transA, transB, m, n, k, a, b, c, bias, relu) =>
       raw.sgemm(transA, transB, m, n, k, a, b, c, bias ?? null, relu ?? false),
     adamUpdate: (p, g, m, v, lr, beta1, beta2, eps, weightDecay, t) => {
@@ -182,17 +195,21 @@ export function loadNative(): NativeKernels | null {
 /**
  * Tuning and test hooks of the loaded addon (null when not loaded): switch the GEMM path
  * ("auto", "generic", "avx2", "avx2-6x16", "avx2-4x24", "avx2-8x8"; returns the active name,
- * throws when unsupported) and the cache blocking (0 selects the default). Process-wide.
+ * throws when unsupported), the cache blocking (0 selects the default) and the addInto path
+ * ("auto", "generic", "avx"; returns the active name). Process-wide.
  */
 export function nativeInternals(): {
   setIsa(name: string): string;
   setBlocking(mc: number, kc: number, nc: number): void;
+  setAddIsa(name: string): string;
 } | null {
   cached ??= load();
   const file = cached.status.path;
   if (!cached.status.loaded || file === undefined) return null;
   const raw = require(file) as RawBinding;
-  return { setIsa: (name) => raw._setIsa(name), setBlocking: (mc, kc, nc) => raw._setBlocking(mc, kc, nc) };
+  return { setIsa: (name) => raw._setIsa(name), setBlocking: (mc, kc, nc) => raw._setBlocking(mc, kc, nc),
+    setAddIsa: (name) => raw._setAddIsa(name),
+  };
 }
 
 /** Whether the addon is loaded and why not. Triggers the (cached) load. */

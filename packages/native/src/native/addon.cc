@@ -13,12 +13,13 @@
 #include <new>
 #include <string>
 
+#include "add.h"
 #include "gemm.h"
 #include "optimizers.h"
 
 namespace {
 
-constexpr int kAbiVersion = 1;  // keep in sync with ABI_VERSION in src/index.ts
+constexpr int kAbiVersion = 2;  // keep in sync with ABI_VERSION in src/index.ts
 
 // Returned by the helpers when a JS exception is pending.
 struct Pending {};
@@ -237,6 +238,36 @@ napi_value SgdUpdate(napi_env env, napi_callback_info info) {
   });
 }
 
+// addInto(dst, src): dst[i] += src[i]. Equal lengths; no partial overlap (the same array is fine).
+napi_value AddInto(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    const char* fn = "addInto";
+    const Args a = get_args(env, info);
+    const F32 dst = get_f32(env, a, 0, fn, "dst");
+    const F32 src = get_f32(env, a, 1, fn, "src");
+    expect_len(env, src, dst.len, fn, "src", "dst.length");
+    if (src.data != dst.data) expect_disjoint(env, dst, src, fn, "dst", "src");
+    mtl::add_into(dst.data, src.data, dst.len);
+    return undefined(env);
+  });
+}
+
+// _setAddIsa(name) -> active add path ("auto", "generic", "avx"). Tests only.
+napi_value SetAddIsa(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    const Args a = get_args(env, info);
+    if (type_of(env, a, 0) != napi_string) throw_type(env, "_setAddIsa: name must be a string");
+    char name[64];
+    size_t len = 0;
+    check(env, napi_get_value_string_utf8(env, a.v[0], name, sizeof name, &len), "string");
+    if (!mtl::add_set_isa(name))
+      throw_range(env, std::string("_setAddIsa: unknown or unsupported path '") + name + "'");
+    napi_value s;
+    check(env, napi_create_string_utf8(env, mtl::add_isa(), NAPI_AUTO_LENGTH, &s), "string");
+    return s;
+  });
+}
+
 // _setIsa(name) -> active isa name (tests / tuning). Throws for an unknown/unsupported name.
 napi_value SetIsa(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
@@ -277,12 +308,16 @@ NAPI_MODULE_INIT() {
   set_fn(env, exports, "sgemm", Sgemm);
   set_fn(env, exports, "adamUpdate", AdamUpdate);
   set_fn(env, exports, "sgdUpdate", SgdUpdate);
+  set_fn(env, exports, "addInto", AddInto);
   set_fn(env, exports, "_setIsa", SetIsa);
+  set_fn(env, exports, "_setAddIsa", SetAddIsa);
   set_fn(env, exports, "_setBlocking", SetBlocking);
   napi_value v;
   napi_create_int32(env, kAbiVersion, &v);
   napi_set_named_property(env, exports, "abiVersion", v);
   napi_create_string_utf8(env, mtl::sgemm_isa(), NAPI_AUTO_LENGTH, &v);
   napi_set_named_property(env, exports, "isa", v);
+  napi_create_string_utf8(env, mtl::add_isa(), NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, exports, "addIsa", v);
   return exports;
 }
