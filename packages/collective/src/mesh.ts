@@ -3,7 +3,7 @@ import { CollectiveError, FrameDefect } from './errors';
 import { decodeHeader, HEADER_BYTES, type FrameHeader } from './frame';
 import { Link } from './link';
 import type { RunningOp } from './ops';
-import { PayloadApplier, type Target } from './reduce';
+import { nativeAdd, PayloadApplier, type Target } from './reduce';
 import type { StreamConsumer, Wire, WireError } from './wire';
 
 /** A frame that arrived before its op (or its subgroup) exists on this rank; its payload is copied. */
@@ -272,7 +272,7 @@ export class Mesh {
 
 /** Apply a stashed frame to its op now that the op exists. */
 export function applyEarly(r: NonNullable<Route>, e: Early): void {
-  if (e.payload.length > 0) new PayloadApplier(e.link.kernel).apply(r.t, 0, e.payload);
+  if (e.payload.length > 0) new PayloadApplier(e.link.kernel, nativeAdd()).apply(r.t, 0, e.payload);
   r.op.complete(e.h, r.t);
 }
 
@@ -297,7 +297,7 @@ class Inbound implements StreamConsumer {
     private readonly mesh: Mesh,
     private readonly link: Link,
   ) {
-    this.applier = new PayloadApplier(link.kernel);
+    this.applier = new PayloadApplier(link.kernel, nativeAdd());
   }
 
   private dead(): boolean {

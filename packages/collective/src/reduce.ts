@@ -6,6 +6,8 @@
  * (and a + b == b + a bit for bit, so which operand is the accumulator does not matter).
  */
 
+import { loadNative } from '@mtl/native';
+
 /** acc[i] += x[i] */
 export function addInto(acc: Float32Array, x: Float32Array): void {
   const n = acc.length;
@@ -17,6 +19,25 @@ export function addInto(acc: Float32Array, x: Float32Array): void {
     acc[i + 3] += x[i + 3]!;
   }
   for (; i < n; i++) acc[i] += x[i]!;
+}
+
+/** The native element-wise add: dst[i] += src[i], one IEEE float32 add per element. */
+export type NativeAdd = (dst: Float32Array, src: Float32Array) => void;
+
+let nativeAddCached: NativeAdd | null | undefined;
+
+/**
+ * The native add of @mtl/native (AVX, straight on the caller's array and the read
+ * buffer: no staging copies), or null when the addon is disabled (MTL_NATIVE=0),
+ * not built or not loadable; then the WebAssembly kernel (or the JS loop) sums.
+ * Every path gives the same bits, so ranks with and without the addon agree.
+ */
+export function nativeAdd(): NativeAdd | null {
+  if (nativeAddCached === undefined) {
+    const nat = loadNative();
+    nativeAddCached = nat ? nat.addInto : null;
+  }
+  return nativeAddCached;
 }
 
 /** Where a frame's payload goes: summed into or copied over `dst` (whose length is the payload's element count). */
@@ -115,10 +136,14 @@ export function createKernel(): Kernel | null {
  * buffer (in cache, so the extra copy is cheap). One per link.
  */
 export class PayloadApplier {
-  constructor(private readonly kernel: Kernel | null = null) {}
+  constructor(
+    private readonly kernel: Kernel | null = null,
+    /** When set, every sum goes through it (the WebAssembly kernel is not used). */
+    private readonly nat: NativeAdd | null = null,
+  ) {}
   private readonly carryF = new Float32Array(1);
   private readonly carryB = new Uint8Array(this.carryF.buffer);
-  /** JS-path scratch for unaligned pieces, made on first use. */
+  /** Aligned scratch for unaligned pieces (native and JS paths), made on first use. */
   private scratchF: Float32Array | undefined;
 
   /** Apply `piece`, which holds payload bytes [byteOff, byteOff + piece.length). */
@@ -143,7 +168,8 @@ export class PayloadApplier {
     }
     let whole = (len - p) & ~3;
     const k = this.kernel;
-    if (whole > 0 && k !== null) {
+    const nat = this.nat;
+    if (whole > 0 && k !== null && nat === null) {
       // In the kernel's memory (a socket read) the piece is summed where it is;
       // otherwise (a payload kept aside for an op that had not started) it is
       // staged too: two cache-resident copies are still cheaper than the JS loop.
@@ -165,9 +191,13 @@ export class PayloadApplier {
         whole -= n;
       }
     } else if (whole > 0) {
+      // Native (straight from the read buffer into the destination, no staging)
+      // or the JS loop. Reads are aligned by the wire's alignHint; an unaligned
+      // piece goes through a small aligned scratch buffer.
+      const add = nat ?? addInto;
       const addr = piece.byteOffset + p;
       if ((addr & 3) === 0) {
-        addInto(dst.subarray(off >>> 2, (off + whole) >>> 2), new Float32Array(piece.buffer, addr, whole >>> 2));
+        add(dst.subarray(off >>> 2, (off + whole) >>> 2), new Float32Array(piece.buffer, addr, whole >>> 2));
         p += whole;
         off += whole;
       } else {
@@ -176,7 +206,7 @@ export class PayloadApplier {
         while (whole > 0) {
           const n = Math.min(whole, SCRATCH_BYTES);
           scratchB.set(piece.subarray(p, p + n));
-          addInto(dst.subarray(off >>> 2, (off + n) >>> 2), n === SCRATCH_BYTES ? scratch : scratch.subarray(0, n >>> 2));
+          add(dst.subarray(off >>> 2, (off + n) >>> 2), n === SCRATCH_BYTES ? scratch : scratch.subarray(0, n >>> 2));
           p += n;
           off += n;
           whole -= n;

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
-import { createKernel, READ_BUFFER_BYTES, type Kernel } from './reduce';
+import { createKernel, nativeAdd, READ_BUFFER_BYTES, type Kernel } from './reduce';
 
 /**
  * A minimal RFC 6455 WebSocket endpoint over an already-upgraded socket.
@@ -127,7 +127,9 @@ export class Wire {
     maxMessage: number,
   ) {
     this.maxMessage = maxMessage;
-    const kernel = createKernel();
+    // With the native add the sums run where the reads land, so plain buffers do; the
+    // WebAssembly memory is only needed by the wasm kernel (the fallback).
+    const kernel = nativeAdd() ? null : createKernel();
     const taken = userBufferReads(socket, (chunk) => this.onData(chunk), (views) => this.nextRead(views), kernel);
     const fast = taken?.socket;
     if (taken) this.disarm = taken.disarm;
