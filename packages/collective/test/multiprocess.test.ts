@@ -14,8 +14,14 @@ beforeAll(() => {
 type Msg = Record<string, unknown>;
 
 /** Start W rank processes, hand them the peer list, and collect their messages. */
-async function spawnWorld(W: number, mode: string): Promise<{ kids: ChildProcess[]; inbox: Msg[][]; next: (r: number, key: string) => Promise<Msg> }> {
-  const kids = Array.from({ length: W }, (_, rank) => fork(fixture, [], { env: { ...process.env, RANK: String(rank), WORLD: String(W) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+async function spawnWorld(
+  W: number,
+  mode: string,
+  env: (rank: number) => Record<string, string> = () => ({}),
+): Promise<{ kids: ChildProcess[]; inbox: Msg[][]; next: (r: number, key: string) => Promise<Msg> }> {
+  const kids = Array.from({ length: W }, (_, rank) =>
+    fork(fixture, [], { env: { ...process.env, RANK: String(rank), WORLD: String(W), ...env(rank) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+  );
   const inbox: Msg[][] = kids.map(() => []);
   const waiters: { r: number; key: string; resolve: (m: Msg) => void }[] = [];
   kids.forEach((k, r) =>
@@ -54,6 +60,24 @@ describe('across processes', () => {
     await Promise.all(kids.map((k) => (k.exitCode === null ? once(k, 'exit') : undefined)));
     expect(kids.map((k) => k.exitCode)).toEqual([0, 0, 0]);
   }, 30_000);
+
+  it('ranks with and without the native add (MTL_NATIVE=0) give the same bits as all-native and all-fallback worlds', async () => {
+    const W = 3;
+    const run = async (env: (rank: number) => Record<string, string>) => {
+      const { kids, next } = await spawnWorld(W, 'ops', env);
+      const results = await Promise.all(kids.map((_, r) => next(r, 'allReduceHash')));
+      await Promise.all(kids.map((k) => (k.exitCode === null ? once(k, 'exit') : undefined)));
+      for (const res of results) expect(res['allReduceHash']).toBe(results[0]!['allReduceHash']);
+      return { hash: results[0]!['allReduceHash'], native: results.map((m) => m['native']) };
+    };
+    const all = await run(() => ({}));
+    const none = await run(() => ({ MTL_NATIVE: '0' }));
+    const mixed = await run((r): Record<string, string> => (r === 1 ? { MTL_NATIVE: '0' } : {}));
+    expect(none.native).toEqual([false, false, false]);
+    expect(mixed.native[1]).toBe(false);
+    expect(none.hash).toBe(all.hash);
+    expect(mixed.hash).toBe(all.hash);
+  }, 60_000);
 
   it('killing one process mid-allReduce makes every other rank reject naming it', async () => {
     const W = 3;
