@@ -44,7 +44,9 @@ export function settingsFor(quick: boolean, overrides: { backend?: string; pytho
         pointToPoint: { bytes: 16 * MiB, iterations: 20 },
         gloo: { iterations: 8, warmup: 2 },
         train: { steps: 80, warmup: 10 },
-        memorySteps: 1000,
+        // Past 1,000 steps: a worker's RSS saw-tooth (V8 old space, then a major GC) has a period of
+        // about 1,000 steps here, and a leak verdict needs several periods (training.ts, WorkerMemory).
+        memorySteps: 3000,
         plain: { steps: 30, warmup: 5, gradSteps: 10 },
         stockCompare: true,
         ddp: { worlds: [1, 2], steps: 20, warmup: 3 },

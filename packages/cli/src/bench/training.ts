@@ -29,19 +29,23 @@ export interface MemoryReport {
 }
 
 /**
- * RSS of one worker judged as a trend, not from two samples: a leak climbs steadily, while the
- * V8 heap and the wasm allocator move in a saw-tooth. `earlyMedianMB` is the median RSS of the
- * second quarter of the run (past start-up), `lateMedianMB` that of the last quarter; growthMB is
- * their difference. `slopeMBPerMin` is the least-squares slope over the last three quarters.
+ * RSS of one worker judged as a trend, not from two samples. A leak climbs without bound, while
+ * the V8 heap moves in a saw-tooth (measured here: +30 MB over ~100 s, then a major GC drops it
+ * back), which medians or a slope over a window near one period mistake for growth. So the
+ * verdict compares peaks: growthMB = the highest RSS of the second half of the run minus the
+ * highest of the first half (past the first 10%): a leak raises every new peak, a saw-tooth does
+ * not. Medians of the second and last quarter and the least-squares slope are reported too.
  */
 export interface WorkerMemory {
   role: string;
   pid: number;
   peakRssMB: number;
   samples: number;
+  firstHalfPeakMB: number;
+  secondHalfPeakMB: number;
+  growthMB: number;
   earlyMedianMB: number;
   lateMedianMB: number;
-  growthMB: number;
   slopeMBPerMin: number;
 }
 
@@ -217,14 +221,20 @@ function workerMemory(procs: ProcMemory[]): WorkerMemory[] {
       const q = Math.floor(s.length / 4);
       const early = median(s.slice(q, 2 * q).map((x) => x.rssMB));
       const late = median(s.slice(s.length - q).map((x) => x.rssMB));
+      const peak = (xs: ProcMemory['samples']) => xs.reduce((a, x) => Math.max(a, x.rssMB), 0);
+      const half = Math.floor(s.length / 2);
+      const first = peak(s.slice(Math.floor(s.length / 10), half));
+      const second = peak(s.slice(half));
       return {
         role: p.role,
         pid: p.pid,
         peakRssMB: p.peakRssMB,
         samples: s.length,
+        firstHalfPeakMB: first,
+        secondHalfPeakMB: second,
+        growthMB: second - first,
         earlyMedianMB: early,
         lateMedianMB: late,
-        growthMB: late - early,
         slopeMBPerMin: slope(s.slice(q).map((x) => [x.t / 60000, x.rssMB] as const)),
       };
     });
