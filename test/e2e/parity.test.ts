@@ -50,3 +50,20 @@ async function initialParams(base: string): Promise<Float32Array> {
   expect(res.code, res.stderr).toBe(0);
   return finalParams(out);
 }
+
+describe('a rank with an empty share of the batch', () => {
+  // Batch 2 over 3 workers: rank 2 never has an example. Its gradient buckets must still match the
+  // other ranks' collectives one for one (same ranges, zeros), and the result must equal W=1's.
+  it('trains in step with the others and matches W = 1', async () => {
+    const base = tempDir('parity-empty-rank');
+    const args = ['--steps', '8', '--batch-size', '2', '--examples', '200', '--seed', '3', '--trunk', '12,8', '--backend', 'cpu', '--optimizer', 'adam', '--lr', '0.01'];
+    const params: Float32Array[] = [];
+    for (const w of [1, 3]) {
+      const out = join(base, `w${w}`);
+      const res = await mtl(['train', '--workers', String(w), '--out', out, ...args]);
+      expect(res.code, res.stderr).toBe(0);
+      params.push(finalParams(out));
+    }
+    expect(maxAbsDiff(params[0]!, params[1]!)).toBeLessThan(TOLERANCE);
+  });
+});
