@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
+import { loadNative } from '@mtl/native';
 import { createKernel, nativeAdd, READ_BUFFER_BYTES, type Kernel } from './reduce';
 
 /**
@@ -37,6 +38,19 @@ const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const DATA_HEADER_BYTES = 32;
 /** Frame-aligned reads (see nextRead) once data frames are at least this large. */
 const FRAME_ALIGNED_MIN = 65536;
+
+/** Payloads still to come of at least this many bytes raise SO_RCVLOWAT (see Wire.syncLowat). */
+const LOWAT_MIN = 65536;
+
+/** SO_RCVLOWAT cap in bytes; MTL_RCVLOWAT overrides (0 turns the option off). */
+function lowatCap(): number {
+  const env = process.env.MTL_RCVLOWAT;
+  if (env !== undefined && env !== '') {
+    const v = Number(env);
+    return Number.isFinite(v) && v >= LOWAT_MIN ? Math.min(Math.floor(v), 1 << 30) : 0;
+  }
+  return 1 << 20;
+}
 
 export function acceptKey(key: string): string {
   return createHash('sha1').update(key + GUID).digest('base64');
@@ -115,6 +129,11 @@ export class Wire {
   private held: Buffer[] | undefined;
   private disarm: (() => void) | undefined;
   private directOff = false;
+  /** The socket's fd while SO_RCVLOWAT is managed (Linux with the addon), else -1. */
+  private lowatFd = -1;
+  private lowatSet = 1;
+  private lowatCap = 0;
+  private setOpt: ((fd: number, name: 'rcvlowat', value: number) => number) | null = null;
 
   readonly socket: Duplex;
   /** The SIMD kernel whose memory socket reads land in (null: reads are ordinary buffers). */
@@ -136,6 +155,7 @@ export class Wire {
     this.kernel = fast ? kernel : null;
     this.socket = socket = fast ?? socket;
     if (!fast) socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    else this.initLowat(fast);
     socket.on('error', () => {}); // surfaces as 'close' (1006)
     socket.on('end', () => {
       // The peer half-closed: finish our side too.
@@ -314,7 +334,54 @@ export class Wire {
     return -(head - this.hfill) & 3;
   }
 
+  /**
+   * SO_RCVLOWAT (Linux, with @mtl/native): while a large streamed payload is
+   * under way, the kernel wakes the reader only once min(rest of the frame,
+   * cap) bytes are queued instead of every ~64 KiB, so a 2 MiB frame arrives in
+   * fewer, larger reads (fewer epoll wake-ups and read callbacks). Never more
+   * than what is still to come of the current frame, which the peer has already
+   * handed to its socket, so no read can stall; back to 1 (the default) between
+   * frames, for small frames and control frames. Without the addon, on other
+   * OSes or with MTL_RCVLOWAT=0 nothing changes.
+   */
+  private initLowat(sock: Socket): void {
+    const cap = lowatCap();
+    if (cap === 0 || process.platform !== 'linux') return;
+    const nat = loadNative();
+    const fd = (sock as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
+    if (!nat || typeof nat.setSockOpt !== 'function' || typeof fd !== 'number' || fd < 0) return;
+    this.setOpt = nat.setSockOpt;
+    this.lowatFd = fd;
+    this.lowatCap = cap;
+  }
+
+  /** Bring SO_RCVLOWAT in line with the frame under way (after each read). */
+  private syncLowat(): void {
+    const want =
+      this.state === State.Payload && this.sink === 'stream' && this.remaining >= LOWAT_MIN && !this.held && !this.dead
+        ? Math.min(this.remaining, this.lowatCap)
+        : 1;
+    if (want === this.lowatSet) return;
+    // The fd must still be this socket's (a closed fd number may be reused).
+    const h = (this.socket as unknown as { _handle?: { fd?: unknown } | null })._handle;
+    if (this.socket.destroyed || !h || h.fd !== this.lowatFd || this.setOpt!(this.lowatFd, 'rcvlowat', want) !== 0) {
+      this.lowatFd = -1;
+      return;
+    }
+    this.lowatSet = want;
+  }
+
+  /** The SO_RCVLOWAT value in force (1: the default, or not managed). Tests only. */
+  get rcvLowat(): number {
+    return this.lowatFd >= 0 ? this.lowatSet : 1;
+  }
+
   private onData(chunk: Buffer): void {
+    this.onDataInner(chunk);
+    if (this.lowatFd >= 0) this.syncLowat();
+  }
+
+  private onDataInner(chunk: Buffer): void {
     if (this.held) {
       this.held.push(Buffer.from(chunk)); // reads may reuse one buffer
       return;

@@ -64,11 +64,23 @@ export interface NativeKernels {
    * Error; dst and src must not partly overlap (the same array is allowed). Views at any offset.
    */
   addInto(dst: Float32Array, src: Float32Array): void;
+  /**
+   * Sets a SOL_SOCKET option on a socket file descriptor (Linux; e.g. a net.Socket's
+   * `_handle.fd`): 'rcvlowat' (SO_RCVLOWAT), 'rcvbuf' (SO_RCVBUF), 'sndbuf' (SO_SNDBUF), int
+   * value. Returns 0 on success, an errno on failure, -1 where the OS is not supported.
+   */
+  setSockOpt(fd: number, name: SockOptName, value: number): number;
+  /** Reads such an option back (-1 when it cannot be read or on other OSes). */
+  getSockOpt(fd: number, name: SockOptName): number;
   /** Which GEMM path was dispatched at load time, e.g. "avx2+fma 6x16" or "generic". */
   readonly isa: string;
   /** Which addInto path was dispatched at load time: "avx" or "generic". */
   readonly addIsa: string;
 }
+
+/** Socket options settable through {@link NativeKernels.setSockOpt}. */
+export type SockOptName = 'rcvlowat' | 'rcvbuf' | 'sndbuf';
+const SOCK_OPT: Record<SockOptName, number> = { rcvlowat: 0, rcvbuf: 1, sndbuf: 2 };
 
 export interface NativeStatus {
   loaded: boolean;
@@ -117,12 +129,14 @@ interface RawBinding {
   ): void;
   addInto(dst: Float32Array, src: Float32Array): void;
   addIsa: string;
+  setSockOpt(fd: number, which: number, value: number): number;
+  getSockOpt(fd: number, which: number): number;
   _setIsa(name: string): string;
   _setAddIsa(name: string): string;
   _setBlocking(mc: number, kc: number, nc: number): void;
 }
 
-const ABI_VERSION = 2;
+const ABI_VERSION = 3;
 const ADDON_FILE = path.join('native', 'mtl_native.node');
 
 let cached: { kernels: NativeKernels | null; status: NativeStatus } | undefined;
@@ -137,6 +151,8 @@ function wrap(raw: RawBinding): NativeKernels {
     isa: raw.isa,
     addIsa: raw.addIsa,
     addInto: raw.addInto,
+    setSockOpt: (fd, name, value) => raw.setSockOpt(fd, SOCK_OPT[name], value),
+    getSockOpt: (fd, name) => raw.getSockOpt(fd, SOCK_OPT[name]),
     sgemm: (transA, transB, m, n, k, a, b, c, bias, relu) =>
       raw.sgemm(transA, transB, m, n, k, a, b, c, bias ?? null, relu ?? false),
     adamUpdate: (p, g, m, v, lr, beta1, beta2, eps, weightDecay, t) => {

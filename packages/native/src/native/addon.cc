@@ -13,13 +13,18 @@
 #include <new>
 #include <string>
 
+#ifdef __linux__
+#include <cerrno>
+#include <sys/socket.h>
+#endif
+
 #include "add.h"
 #include "gemm.h"
 #include "optimizers.h"
 
 namespace {
 
-constexpr int kAbiVersion = 2;  // keep in sync with ABI_VERSION in src/index.ts
+constexpr int kAbiVersion = 3;  // keep in sync with ABI_VERSION in src/index.ts
 
 // Returned by the helpers when a JS exception is pending.
 struct Pending {};
@@ -296,6 +301,58 @@ napi_value SetBlocking(napi_env env, napi_callback_info info) {
   });
 }
 
+// setSockOpt(fd, which, value) -> 0 or an errno. which: 0 SO_RCVLOWAT, 1 SO_RCVBUF,
+// 2 SO_SNDBUF (SOL_SOCKET, int value). Linux only; elsewhere returns -1 (not supported).
+napi_value SetSockOpt(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    const Args a = get_args(env, info);
+    int32_t fd = -1, which = -1, value = 0;
+    if (type_of(env, a, 0) != napi_number || type_of(env, a, 1) != napi_number ||
+        type_of(env, a, 2) != napi_number)
+      throw_type(env, "setSockOpt: fd, which and value must be numbers");
+    check(env, napi_get_value_int32(env, a.v[0], &fd), "int32");
+    check(env, napi_get_value_int32(env, a.v[1], &which), "int32");
+    check(env, napi_get_value_int32(env, a.v[2], &value), "int32");
+    int32_t rc = -1;
+#ifdef __linux__
+    int opt = which == 0 ? SO_RCVLOWAT : which == 1 ? SO_RCVBUF : which == 2 ? SO_SNDBUF : -1;
+    if (opt < 0) throw_range(env, "setSockOpt: which must be 0, 1 or 2");
+    if (fd < 0) throw_range(env, "setSockOpt: fd must be >= 0");
+    const int v = value;
+    rc = setsockopt(fd, SOL_SOCKET, opt, &v, sizeof v) == 0 ? 0 : errno;
+#else
+    (void)fd; (void)which; (void)value;
+#endif
+    napi_value r;
+    check(env, napi_create_int32(env, rc, &r), "int32");
+    return r;
+  });
+}
+
+// getSockOpt(fd, which) -> the value, or -1 when it cannot be read. Tests only.
+napi_value GetSockOpt(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    const Args a = get_args(env, info);
+    int32_t fd = -1, which = -1;
+    if (type_of(env, a, 0) != napi_number || type_of(env, a, 1) != napi_number)
+      throw_type(env, "getSockOpt: fd and which must be numbers");
+    check(env, napi_get_value_int32(env, a.v[0], &fd), "int32");
+    check(env, napi_get_value_int32(env, a.v[1], &which), "int32");
+    int32_t out = -1;
+#ifdef __linux__
+    int opt = which == 0 ? SO_RCVLOWAT : which == 1 ? SO_RCVBUF : which == 2 ? SO_SNDBUF : -1;
+    int v = 0;
+    socklen_t len = sizeof v;
+    if (opt >= 0 && fd >= 0 && getsockopt(fd, SOL_SOCKET, opt, &v, &len) == 0) out = v;
+#else
+    (void)fd; (void)which;
+#endif
+    napi_value r;
+    check(env, napi_create_int32(env, out, &r), "int32");
+    return r;
+  });
+}
+
 void set_fn(napi_env env, napi_value exports, const char* name, napi_callback cb) {
   napi_value f;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &f);
@@ -312,6 +369,8 @@ NAPI_MODULE_INIT() {
   set_fn(env, exports, "_setIsa", SetIsa);
   set_fn(env, exports, "_setAddIsa", SetAddIsa);
   set_fn(env, exports, "_setBlocking", SetBlocking);
+  set_fn(env, exports, "setSockOpt", SetSockOpt);
+  set_fn(env, exports, "getSockOpt", GetSockOpt);
   napi_value v;
   napi_create_int32(env, kAbiVersion, &v);
   napi_set_named_property(env, exports, "abiVersion", v);
