@@ -2,7 +2,7 @@
 // view is what the cluster moves around (all-reduce, optimizer, checksums, broadcast);
 // the variables are what TensorFlow.js differentiates.
 import type { LayersModel, Scalar, SymbolicTensor, Tensor, Variable } from '@tensorflow/tfjs';
-import type { Architecture } from './architectures/base';
+import type { Architecture, WeightsOf } from './architectures/base';
 import { HpsArchitecture } from './architectures/hps';
 import { tfRef, type TF } from './backend';
 import { lossFor, type TaskLoss } from './losses';
@@ -51,6 +51,8 @@ export class MtlModel {
   readonly layout: ParamEntry[];
   readonly numParams: number;
   private readonly arch: Architecture;
+  /** Indices (into arch.layers) of the trunk's layers, in order. */
+  private readonly trunkLayers: number[];
   private readonly losses: Map<string, TaskLoss>;
   private readonly vars: Variable[];
   /** Always equal to the variables' contents; only setParams changes either. */
@@ -60,6 +62,7 @@ export class MtlModel {
   private constructor(readonly spec: ModelSpec, init: Float32Array | ((layout: ParamEntry[], arch: Architecture) => Float32Array)) {
     validateSpec(spec);
     this.arch = new HpsArchitecture(spec);
+    this.trunkLayers = this.arch.layers.map((l, i) => (l.owner === 'trunk' ? i : -1)).filter((i) => i >= 0);
     const names = new Set<string>([INPUT_NAME]);
     for (const l of this.arch.layers) {
       if (names.has(l.name)) throw new Error(`layer name '${l.name}' is used twice; rename the task`);
@@ -159,7 +162,7 @@ export class MtlModel {
   ): Promise<{ lossSums: Record<string, number>; counts: Record<string, number> }> {
     this.alive();
     if (gradOut.length !== this.numParams) throw new Error(`lossAndGradStaged: gradOut has length ${gradOut.length}, expected ${this.numParams}`);
-    const trunkLayers = this.arch.layers.map((l, i) => (l.owner === 'trunk' ? i : -1)).filter((i) => i >= 0);
+    const trunkLayers = this.trunkLayers;
     if (!this.arch.sequential || trunkLayers.length === 0) {
       const r = this.lossAndGrad(batch, taskWeights, gradOut);
       onReady(0, this.numParams);
@@ -167,8 +170,12 @@ export class MtlModel {
     }
     const { items, lossSums, counts } = this.prepare(batch, taskWeights);
     gradOut.fill(0);
+    // Reported in stagedRanges() order: the heads first, then each trunk layer downwards.
+    const ranges = this.stagedRanges();
+    let nextRange = 0;
+    const reportNext = () => onReady(...ranges[nextRange++]);
     if (batch.n === 0 || items.length === 0) {
-      for (const [o, s] of this.stagedRanges()) onReady(o, s);
+      for (const [o, s] of ranges) onReady(o, s);
       return { lossSums, counts };
     }
     const tf = tfRef();
@@ -202,7 +209,6 @@ export class MtlModel {
       // parameter, through tf.grads (the heads are small; their forward runs again inside grads).
       const headEntries = this.layout.map((e, j) => ({ e, j })).filter(({ e }) => items.some((it) => it.task.name === e.owner));
       const kept: Tensor[] = [];
-      const headOffset = this.trunkRange().size; // the layout holds the trunk first
       let dh: Tensor;
       {
         const targets = items.map((it) => ({ y: tf.tensor2d(it.targets, [n, it.loss.outDim]), m: tf.tensor1d(it.mask) }));
@@ -211,15 +217,7 @@ export class MtlModel {
           const [feat, ...hv] = args;
           const byIndex = new Map(headEntries.map(({ j }, q) => [j, hv[q]]));
           const wh = (i: number): [Tensor, Tensor] => (byIndex.has(2 * i) ? [byIndex.get(2 * i)!, byIndex.get(2 * i + 1)!] : w(i));
-          let total: Scalar | undefined;
-          items.forEach((it, q) => {
-            const logits = this.arch.head(tf, wh, it.task.name, feat);
-            const sum = tf.sum(tf.mul(it.loss.perExample(tf, logits, targets[q].y), targets[q].m)) as Scalar;
-            kept.push(tf.keep(sum));
-            const ws = tf.mul(sum, it.weight) as Scalar;
-            total = total ? (tf.add(total, ws) as Scalar) : ws;
-          });
-          return total!;
+          return this.weightedLoss(tf, wh, items, targets, feat, kept);
         };
         let grads: Tensor[];
         try {
@@ -237,7 +235,7 @@ export class MtlModel {
         kept.forEach((t) => t.dispose());
         items.forEach((it, q) => (lossSums[it.task.name] = sums[q]));
       }
-      onReady(headOffset, this.numParams - headOffset);
+      reportNext();
       await turn();
       for (let l = trunkLayers.length - 1; l >= 0; l--) {
         const i = trunkLayers[l];
@@ -256,7 +254,7 @@ export class MtlModel {
         copyOut(db, this.layout[2 * i + 1].offset);
         dW.dispose();
         db.dispose();
-        onReady(this.layout[2 * i].offset, this.layout[2 * i].size + this.layout[2 * i + 1].size);
+        reportNext();
         if (l > 0) {
           // Turns before and after the input gradient's product let the collectives move on.
           await turn();
@@ -273,7 +271,7 @@ export class MtlModel {
 
   /** The ranges lossAndGradStaged reports, in order; they depend on the model only. */
   stagedRanges(): Array<[number, number]> {
-    const trunkLayers = this.arch.layers.map((l, i) => (l.owner === 'trunk' ? i : -1)).filter((i) => i >= 0);
+    const trunkLayers = this.trunkLayers;
     if (!this.arch.sequential || trunkLayers.length === 0) return [[0, this.numParams]];
     const head = this.trunkRange().size;
     const out: Array<[number, number]> = [[head, this.numParams - head]];
@@ -404,6 +402,22 @@ export class MtlModel {
   }
 
   /**
+   * sum_j w_j * (masked loss sum of item j) from the trunk's output; each item's loss sum is kept
+   * (tf.keep) and pushed to `kept`, so it outlives the gradient function's tidy.
+   */
+  private weightedLoss(tf: TF, w: WeightsOf, items: LossItem[], targets: Array<{ y: Tensor; m: Tensor }>, features: Tensor, kept: Tensor[]): Scalar {
+    let total: Scalar | undefined;
+    items.forEach((it, j) => {
+      const logits = this.arch.head(tf, w, it.task.name, features);
+      const sum = tf.sum(tf.mul(it.loss.perExample(tf, logits, targets[j].y), targets[j].m)) as Scalar;
+      kept.push(tf.keep(sum));
+      const ws = tf.mul(sum, it.weight) as Scalar;
+      total = total ? (tf.add(total, ws) as Scalar) : ws;
+    });
+    return total!;
+  }
+
+  /**
    * d(sum_j w_j * sum_i mask_ij * loss_j(i)) / d params, written into gradOut at `base`
    * (params outside the involved layers keep their current, zero, values). Returns the
    * per-item loss sums. One dataSync for gradients and losses together.
@@ -426,19 +440,8 @@ export class MtlModel {
           y: tf.tensor2d(it.targets, [n, it.loss.outDim]),
           m: tf.tensor1d(it.mask),
         }));
-        const { grads } = tf.variableGrads(() => {
-          const h = this.arch.trunk(tf, w, x);
-          let total: Scalar | undefined;
-          items.forEach((it, j) => {
-            const logits = this.arch.head(tf, w, it.task.name, h);
-            const s = tf.sum(tf.mul(it.loss.perExample(tf, logits, inputs[j].y), inputs[j].m)) as Scalar;
-            // Kept past variableGrads' internal tidy; disposed in the finally below.
-            kept.push(tf.keep(s));
-            const ws = tf.mul(s, it.weight) as Scalar;
-            total = total ? (tf.add(total, ws) as Scalar) : ws;
-          });
-          return total!;
-        }, varList);
+        // The loss sums are kept past variableGrads' internal tidy; disposed in the finally below.
+        const { grads } = tf.variableGrads(() => this.weightedLoss(tf, w, items, inputs, this.arch.trunk(tf, w, x), kept), varList);
         present = varList.map((v) => grads[v.name] !== undefined);
         const parts = varList.filter((_, j) => present[j]).map((v) => tf.reshape(grads[v.name], [-1]));
         parts.push(tf.stack(kept));

@@ -257,36 +257,31 @@ napi_value AddInto(napi_env env, napi_callback_info info) {
   });
 }
 
-// _setAddIsa(name) -> active add path ("auto", "generic", "avx"). Tests only.
-napi_value SetAddIsa(napi_env env, napi_callback_info info) {
+// Shared body of the path switches below: takes a name, selects it with `set` (false: unknown or
+// unsupported here, a RangeError naming `what`), returns the active path's name from `active`.
+napi_value SelectPath(napi_env env, napi_callback_info info, const char* fn, const char* what,
+                      bool (*set)(const char*), const char* (*active)()) {
   return guarded(env, [&]() -> napi_value {
     const Args a = get_args(env, info);
-    if (type_of(env, a, 0) != napi_string) throw_type(env, "_setAddIsa: name must be a string");
+    if (type_of(env, a, 0) != napi_string) throw_type(env, std::string(fn) + ": name must be a string");
     char name[64];
     size_t len = 0;
     check(env, napi_get_value_string_utf8(env, a.v[0], name, sizeof name, &len), "string");
-    if (!mtl::add_set_isa(name))
-      throw_range(env, std::string("_setAddIsa: unknown or unsupported path '") + name + "'");
+    if (!set(name)) throw_range(env, std::string(fn) + ": unknown or unsupported " + what + " '" + name + "'");
     napi_value s;
-    check(env, napi_create_string_utf8(env, mtl::add_isa(), NAPI_AUTO_LENGTH, &s), "string");
+    check(env, napi_create_string_utf8(env, active(), NAPI_AUTO_LENGTH, &s), "string");
     return s;
   });
 }
 
+// _setAddIsa(name) -> active add path ("auto", "generic", "avx"). Tests only.
+napi_value SetAddIsa(napi_env env, napi_callback_info info) {
+  return SelectPath(env, info, "_setAddIsa", "path", mtl::add_set_isa, mtl::add_isa);
+}
+
 // _setIsa(name) -> active isa name (tests / tuning). Throws for an unknown/unsupported name.
 napi_value SetIsa(napi_env env, napi_callback_info info) {
-  return guarded(env, [&]() -> napi_value {
-    const Args a = get_args(env, info);
-    if (type_of(env, a, 0) != napi_string) throw_type(env, "_setIsa: name must be a string");
-    char name[64];
-    size_t len = 0;
-    check(env, napi_get_value_string_utf8(env, a.v[0], name, sizeof name, &len), "string");
-    if (!mtl::sgemm_set_isa(name))
-      throw_range(env, std::string("_setIsa: unknown or unsupported isa '") + name + "'");
-    napi_value s;
-    check(env, napi_create_string_utf8(env, mtl::sgemm_isa(), NAPI_AUTO_LENGTH, &s), "string");
-    return s;
-  });
+  return SelectPath(env, info, "_setIsa", "isa", mtl::sgemm_set_isa, mtl::sgemm_isa);
 }
 
 // _setBlocking(mc, kc, nc) (0 selects the default). Tuning only.

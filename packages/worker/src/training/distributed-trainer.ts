@@ -4,6 +4,7 @@ import { MtlModel, createAggregator, createOptimizer, flopsPerExample, paramChec
 import { modelSpecOf, type RunConfig } from '@mtl/protocol';
 import { verifyReplicas } from './checksum';
 import { evaluate } from './evaluate';
+import { InFlight } from './in-flight';
 import { Trainer, type StepOutcome, type TrainerInfo } from './trainer';
 
 /**
@@ -92,9 +93,8 @@ export class DistributedTrainer extends Trainer {
     // pass has produced it, while the layers below are still being differentiated; and each
     // bucket's parameters are updated as soon as its sum is in, while later buckets are still on
     // the wire (the update is element-wise, so this is bit-identical to one update at the end).
-    const inFlight: Promise<void>[] = [];
+    const inFlight = new InFlight();
     let updateMs = 0;
-    let updateBeforeWait = 0;
     const start = (buf: Float32Array, offset?: number) => {
       let op = this.group.allReduce(buf);
       if (offset !== undefined) {
@@ -104,8 +104,7 @@ export class DistributedTrainer extends Trainer {
           updateMs += performance.now() - u;
         });
       }
-      op.catch(() => {}); // observed below; keeps a failure during the backward pass from going unhandled
-      inFlight.push(op);
+      inFlight.add(op);
     };
     // MTL_GRAD_BUCKETS=0: one all-reduce of the whole gradient after the backward pass (for A/B runs).
     const { lossSums } =
@@ -119,8 +118,8 @@ export class DistributedTrainer extends Trainer {
     for (let k = 0; k < T; k++) this.reduceBuf[P + k] = lossSums[this.tasks[k]!.name] ?? 0;
     start(this.reduceBuf.subarray(P));
     const t3 = performance.now();
-    updateBeforeWait = updateMs;
-    await Promise.all(inFlight);
+    const updateBeforeWait = updateMs;
+    await inFlight.done();
     const t4 = performance.now();
     const updateInWait = updateMs - updateBeforeWait;
     this.optimizer.finishStep();

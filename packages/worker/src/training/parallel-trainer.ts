@@ -4,6 +4,7 @@ import { MtlModel, createOptimizer, flopsPerExample, paramChecksum, type Optimiz
 import { modelSpecOf, type RunConfig, type TaskConfig } from '@mtl/protocol';
 import { verifyReplicas } from './checksum';
 import { evaluate } from './evaluate';
+import { InFlight } from './in-flight';
 import { sumMask } from './mask';
 import { Trainer, type StepOutcome, type TrainerInfo } from './trainer';
 
@@ -115,11 +116,8 @@ export class ParallelTrainer extends Trainer {
     const weights = { [name]: n > 0 ? this.task.weight / n : 0 };
     // Gradient buckets as in the distributed variant: this task's head goes to its group's ring as
     // soon as the heads are differentiated, each trunk layer to the world ring as soon as it exists.
-    const inFlight: Promise<void>[] = [];
-    const start = (op: Promise<void>) => {
-      op.catch(() => {}); // observed below
-      inFlight.push(op);
-    };
+    const inFlight = new InFlight();
+    const start = (op: Promise<void>) => inFlight.add(op);
     const headGrad = this.grad.subarray(this.head.offset, this.head.offset + this.head.size);
     const trunkEnd = this.trunk.offset + this.trunk.size;
     const { lossSums } = await this.model.lossAndGradStaged(batch, weights, this.grad, (offset, size) => {
@@ -129,7 +127,7 @@ export class ParallelTrainer extends Trainer {
     this.headBuf[0] = lossSums[name] ?? 0;
     start(this.sub.allReduce(this.headBuf.subarray(0, 1)));
     const t3 = performance.now();
-    await Promise.all(inFlight);
+    await inFlight.done();
     const t4 = performance.now();
     this.optimizer.step(this.params, this.grad);
     this.model.setParams(this.params);
