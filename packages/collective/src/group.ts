@@ -6,7 +6,8 @@ import { HEADER_BYTES, OpKind, type FrameHeader } from './frame';
 import type { Link } from './link';
 import type { Attachment, PeerListener } from './listener';
 import { applyEarly, Mesh, type Early, type MeshGroup, type Route } from './mesh';
-import { AllGatherOp, AllReduceOp, BroadcastOp, type Op, type OpHost, type RunningOp } from './ops';
+import { RingAllReduceOp, type RingHost, type RingLane } from './native-ring';
+import { AllGatherOp, AllReduceOp, BroadcastOp, type OpHost, type RunningOp } from './ops';
 import { mod } from './segments';
 
 export interface PeerAddress {
@@ -40,6 +41,8 @@ export interface GroupStats {
   bytesSent: number;
   bytesReceived: number;
   ops: number;
+  /** Of those, all-reduces that ran on the native ring (native-ring.ts). */
+  nativeOps: number;
 }
 
 export const DEFAULT_CHUNK_BYTES = 2 * 1024 * 1024;
@@ -57,10 +60,10 @@ const MAX_SEQ_AHEAD = 1024;
  * `stats` of a subgroup count its own ops; the world group's stats are the
  * rank's totals, subgroups included.
  */
-export class ProcessGroup extends EventEmitter implements OpHost, MeshGroup {
+export class ProcessGroup extends EventEmitter implements OpHost, RingHost, MeshGroup {
   readonly rank: number;
   readonly world: number;
-  readonly stats: GroupStats = { bytesSent: 0, bytesReceived: 0, ops: 0 };
+  readonly stats: GroupStats = { bytesSent: 0, bytesReceived: 0, ops: 0, nativeOps: 0 };
   /** @internal */ readonly id: number;
   /** @internal */ readonly chunkElems: number;
   private nextSeq = 0;
@@ -202,6 +205,8 @@ export class ProcessGroup extends EventEmitter implements OpHost, MeshGroup {
   allReduce(buf: Float32Array): Promise<void> {
     if (!(buf instanceof Float32Array)) return Promise.reject(new TypeError('allReduce expects a Float32Array'));
     if (this.world === 1) return this.trivial(undefined);
+    // The world group's large all-reduces may run on the native ring (native-ring.ts).
+    if (!this.parent && this.mesh.lane.wants(buf.byteLength)) return this.run((seq) => new RingAllReduceOp(this, seq, buf));
     return this.run((seq) => new AllReduceOp(this, seq, buf));
   }
 
@@ -282,7 +287,7 @@ export class ProcessGroup extends EventEmitter implements OpHost, MeshGroup {
     return Promise.resolve(v);
   }
 
-  private run<T>(make: (seq: number) => Op<T>): Promise<T> {
+  private run<T>(make: (seq: number) => RunningOp & { promise: Promise<T> }): Promise<T> {
     if (this.mesh.failure) return Promise.reject(this.mesh.failure.error);
     if (this.closed || this.mesh.closed) return Promise.reject(new CollectiveError('process group is closed'));
     const seq = this.nextSeq;
@@ -339,6 +344,57 @@ export class ProcessGroup extends EventEmitter implements OpHost, MeshGroup {
     this.mesh.stashed(e.link, e.payload.length);
   }
 
+  // --- RingHost (native-ring.ts) -------------------------------------------
+
+  /** @internal */
+  get lane(): RingLane {
+    return this.mesh.lane;
+  }
+
+  /** @internal */
+  get maxFrameBytes(): number {
+    return this.mesh.maxFrameBytes;
+  }
+
+  /** @internal */
+  get worldRank(): number {
+    return this.mesh.rank;
+  }
+
+  /** @internal */
+  get worldSize(): number {
+    return this.mesh.world;
+  }
+
+  /** @internal */
+  hasEarly(seq: number): boolean {
+    return this.early.has(seq);
+  }
+
+  /** @internal */
+  othersActive(seq: number): boolean {
+    return this.active.size > (this.active.has(seq) ? 1 : 0);
+  }
+
+  /** @internal */
+  failure(): { error: unknown } | undefined {
+    return this.mesh.failure;
+  }
+
+  /** @internal */
+  defect(link: Link, text: string): void {
+    this.mesh.defect(link, text);
+  }
+
+  /** @internal */
+  lost(link: Link, text: string, wait: boolean): void {
+    const p = link.peer;
+    const fail = (): void => this.mesh.fail(new CollectiveError(`lost connection to peer ${p} (${link.address}): ${text}`, { peer: p }), { origin: p });
+    // The link usually reports the real cause (the peer's close code) first; this is the fallback.
+    if (wait) setTimeout(fail, 2000).unref();
+    else fail();
+  }
+
   /** @internal */
   link(worldRank: number): Link {
     return this.mesh.link(worldRank);
@@ -348,6 +404,11 @@ export class ProcessGroup extends EventEmitter implements OpHost, MeshGroup {
   finished(op: RunningOp): void {
     this.active.delete(op.seq);
     this.count('ops', 1);
+  }
+
+  /** @internal */
+  countNative(): void {
+    this.count('nativeOps', 1);
   }
 
   /** @internal */

@@ -123,6 +123,51 @@ export class Link {
     for (const fn of waiters) fn();
   }
 
+  // --- the native ring (native-ring.ts) takes over the socket for one op ----
+
+  /** The socket's descriptor when the native ring may drive it (plain TCP on our reads), else -1. */
+  get ringFd(): number {
+    return this.closed || this.closing ? -1 : this.wire.fd;
+  }
+
+  /** This side is the WebSocket client of the link (it dialled), so the frames it sends are masked. */
+  get isClient(): boolean {
+    return this.wire.role === 'client';
+  }
+
+  /** No frame is partly read: the ring may read from here on. */
+  get readIdle(): boolean {
+    return !this.closed && !this.closing && this.wire.atFrameBoundary;
+  }
+
+  /** Nothing is queued or unflushed: the ring may write from here on. */
+  get sendIdle(): boolean {
+    return !this.closed && !this.closing && this.inflight === 0 && this.queue.length === 0 && this.wire.writeIdle;
+  }
+
+  /** Called if the link is terminated while the ring holds it (the ring must stop first). */
+  private onBreak: (() => void) | null = null;
+
+  leaseRead(onBreak: () => void): void {
+    this.onBreak = onBreak;
+    this.wire.leaseRead();
+  }
+
+  endReadLease(rest: Buffer | null): void {
+    this.onBreak = null;
+    this.wire.endReadLease(rest);
+  }
+
+  leaseWrite(onBreak: () => void): void {
+    this.onBreak = onBreak;
+    this.wire.leaseWrite();
+  }
+
+  endWriteLease(): void {
+    this.onBreak = null;
+    this.wire.endWriteLease();
+  }
+
   pauseReads(): void {
     this.wire.pause();
   }
@@ -143,6 +188,8 @@ export class Link {
 
   terminate(): void {
     this.closing = true;
+    // Under a lease the socket is destroyed once the ring has stopped (the wire defers it).
+    this.onBreak?.();
     this.wire.terminate();
   }
 

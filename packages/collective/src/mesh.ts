@@ -2,6 +2,7 @@ import { CloseCode, closeReason } from './codes';
 import { CollectiveError, FrameDefect } from './errors';
 import { decodeHeader, HEADER_BYTES, type FrameHeader } from './frame';
 import { Link } from './link';
+import { nativeRing, RingLane } from './native-ring';
 import type { RunningOp } from './ops';
 import { nativeAdd, PayloadApplier, type Target } from './reduce';
 import type { StreamConsumer, Wire, WireError } from './wire';
@@ -41,6 +42,8 @@ const MAX_ORPHAN_GROUPS = 64;
 export class Mesh {
   readonly links: (Link | undefined)[];
   readonly groups = new Map<number, MeshGroup>();
+  /** The native ring of this rank (native-ring.ts); `ring` is null when it is unavailable. */
+  readonly lane = new RingLane(nativeRing());
   private readonly orphans = new Map<number, Early[]>();
   failure: { error: unknown } | undefined;
   closed = false;

@@ -134,8 +134,17 @@ export class Wire {
   private lowatSet = 1;
   private lowatCap = 0;
   private setOpt: ((fd: number, name: 'rcvlowat', value: number) => number) | null = null;
+  /** A native ring op reads this socket: no JS reads until endReadLease. */
+  private readLeased = false;
+  /** pause() was called by the link (back-pressure), independently of a lease. */
+  private userPaused = false;
+  /** A native ring op writes this socket: JS writes (and closing) wait in `deferred`. */
+  private writeLeased = false;
+  private deferred: (() => void)[] = [];
 
   readonly socket: Duplex;
+  /** Reads go through our own buffers (onread): a plain TCP socket whose handle we own. */
+  private readonly fastReads: boolean;
   /** The SIMD kernel whose memory socket reads land in (null: reads are ordinary buffers). */
   readonly kernel: Kernel | null;
 
@@ -154,12 +163,16 @@ export class Wire {
     if (taken) this.disarm = taken.disarm;
     this.kernel = fast ? kernel : null;
     this.socket = socket = fast ?? socket;
+    this.fastReads = fast !== undefined;
     if (!fast) socket.on('data', (chunk: Buffer) => this.onData(chunk));
     else this.initLowat(fast);
     socket.on('error', () => {}); // surfaces as 'close' (1006)
     socket.on('end', () => {
       // The peer half-closed: finish our side too.
-      if (!socket.destroyed) socket.end();
+      const end = (): void => {
+        if (!socket.destroyed) socket.end();
+      };
+      if (!this.whenWritable(end)) end();
     });
     socket.on('close', () => {
       this.closed = true;
@@ -174,11 +187,68 @@ export class Wire {
   }
 
   pause(): void {
+    this.userPaused = true;
     this.socket.pause();
   }
 
   resume(): void {
-    this.socket.resume();
+    this.userPaused = false;
+    if (!this.readLeased && !this.held) this.socket.resume();
+  }
+
+  // --- leases to the native ring (see native-ring.ts) ------------------------
+
+  /** The socket's file descriptor when it is a plain TCP socket read through our buffers, else -1. */
+  get fd(): number {
+    if (!this.fastReads || this.socket instanceof TLSSocket || this.socket.destroyed) return -1;
+    const fd = (this.socket as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
+    return typeof fd === 'number' && fd >= 0 ? fd : -1;
+  }
+
+  /** Between frames, nothing held or partly parsed: another reader may take over the stream here. */
+  get atFrameBoundary(): boolean {
+    return this.state === State.Header && this.hfill === 0 && !this.held && !this.dead && !this.closed && !this.readLeased;
+  }
+
+  /** Nothing of ours is waiting to be written: another writer may append frames now. */
+  get writeIdle(): boolean {
+    return !this.writeLeased && !this.closeSent && !this.closed && this.socket.writableLength === 0 && !this.socket.destroyed;
+  }
+
+  /** Stop reading: the native ring reads the socket until endReadLease. */
+  leaseRead(): void {
+    this.readLeased = true;
+    if (this.lowatFd >= 0 && this.lowatSet !== 1) {
+      this.setOpt!(this.lowatFd, 'rcvlowat', 1);
+      this.lowatSet = 1;
+    }
+    this.socket.pause();
+  }
+
+  /** Take the stream back: parse `rest` (bytes the ring read but did not own), then read on. */
+  endReadLease(rest: Buffer | null): void {
+    this.readLeased = false;
+    if (rest && rest.length > 0 && !this.dead) this.onData(rest);
+    if (!this.userPaused && !this.held && !this.socket.destroyed) this.socket.resume();
+  }
+
+  /** From now on JS writes, close frames and teardown wait until endWriteLease. */
+  leaseWrite(): void {
+    this.writeLeased = true;
+  }
+
+  endWriteLease(): void {
+    this.writeLeased = false;
+    const pending = this.deferred;
+    this.deferred = [];
+    for (const fn of pending) fn();
+  }
+
+  /** Run fn now, or once the native ring has stopped writing this socket. */
+  private whenWritable(fn: () => void): boolean {
+    if (!this.writeLeased) return false;
+    this.deferred.push(fn);
+    return true;
   }
 
   // --- sending -----------------------------------------------------------
@@ -207,6 +277,7 @@ export class Wire {
 
   /** Send a frame whose header (and any prefix of the payload) is in `head`, followed by `body` (sent without copying). */
   writeRaw(head: Buffer, body: Buffer | undefined, cb?: (err?: Error | null) => void): boolean {
+    if (this.whenWritable(() => this.writeRaw(head, body, cb))) return true;
     if (this.socket.destroyed || this.closeSent) {
       if (cb) process.nextTick(cb, new Error('socket closed'));
       return false;
@@ -232,6 +303,7 @@ export class Wire {
   }
 
   private control(opcode: number, payload: Buffer): void {
+    if (this.whenWritable(() => this.control(opcode, payload))) return;
     if (this.socket.destroyed || this.closeSent) return;
     const { buf, at } = this.frameHeader(opcode, payload.length, payload.length);
     payload.copy(buf, at);
@@ -240,6 +312,7 @@ export class Wire {
 
   /** Start (or answer) the closing handshake. */
   close(code: number, reason: string): void {
+    if (this.whenWritable(() => this.close(code, reason))) return;
     if (this.closeSent || this.socket.destroyed) return;
     if (this.stream) this.stopDirect();
     const r = Buffer.from(reason, 'utf8').subarray(0, 123);
@@ -251,7 +324,9 @@ export class Wire {
     if (this.closeReceived) this.socket.end();
   }
 
+
   terminate(): void {
+    if (this.whenWritable(() => this.terminate())) return;
     this.stopDirect();
     this.dead = true;
     this.socket.destroy();
@@ -274,8 +349,11 @@ export class Wire {
     if (!this.closeSent && !this.socket.destroyed) {
       this.close(closeCode, message.slice(0, 100));
     }
-    this.socket.end();
-    setTimeout(() => this.socket.destroy(), 2000).unref();
+    const end = (): void => {
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), 2000).unref();
+    };
+    if (!this.whenWritable(end)) end();
   }
 
   /**
@@ -293,7 +371,7 @@ export class Wire {
     if (!held) return;
     this.held = undefined;
     for (const chunk of held) this.onData(chunk);
-    if (!this.held) this.socket.resume();
+    if (!this.held && !this.readLeased) this.socket.resume();
   }
 
   /**
@@ -523,7 +601,10 @@ export class Wire {
       this.peerCode = 1005;
     }
     if (!this.closeSent) this.close(this.peerCode === 1005 ? 1000 : this.peerCode, '');
-    this.socket.end();
+    const end = (): void => {
+      this.socket.end();
+    };
+    if (!this.whenWritable(end)) end();
     this.dead = true; // nothing may follow a close frame
   }
 }

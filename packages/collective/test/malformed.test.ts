@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { nativeRing } from '../src/native-ring';
 import { CollectiveError, PeerListener, ProcessGroup } from '../src';
 import { CloseCode } from '../src/codes';
 import { HEADER_BYTES, MAGIC, OpKind, VERSION } from '../src/frame';
@@ -38,7 +39,7 @@ afterEach(async () => {
 });
 
 /** Rank 1 is real; rank 0 is the test, authenticated, writing raw frames. */
-async function setup(maxFrameBytes?: number): Promise<Setup> {
+async function setup(maxFrameBytes?: number, randomMask = false): Promise<Setup> {
   const [listener] = await listeners(1, maxFrameBytes ? { maxFrameBytes } : {});
   const groupP = ProcessGroup.connect({
     rank: 1,
@@ -53,7 +54,7 @@ async function setup(maxFrameBytes?: number): Promise<Setup> {
     timeoutMs: 3000,
     chunkBytes: 1024,
   });
-  const rogue = rogueDial(listener!.port, { from: 0, to: 1, world: 2, chunkBytes: 1024 });
+  const rogue = rogueDial(listener!.port, { from: 0, to: 1, world: 2, chunkBytes: 1024, randomMask });
   expect(await rogue.welcomed).toBe(true);
   const group = await groupP;
   const lost: [number, string][] = [];
@@ -90,7 +91,16 @@ const cases: { name: string; send: (r: Rogue) => void; expect: RegExp; maxFrameB
   { name: 'oversize frame beyond maxFrameBytes', send: (r) => r.ws.send(Buffer.alloc(100_000)), expect: /oversize frame beyond maxFrameBytes 65536/, maxFrameBytes: 65536 },
 ];
 
-describe('malformed frames on an authenticated link', () => {
+// Every case runs on both receive paths: the JS op, and the native ring (forced for these tiny
+// buffers with MTL_NATIVE_RING_MIN=0), which must raise the same errors.
+const ring = nativeRing() !== null;
+for (const path of ['js', 'native'] as const) describe.skipIf(path === 'native' && !ring)(`malformed frames on an authenticated link (${path} path)`, () => {
+  beforeAll(() => {
+    if (path === 'native') process.env.MTL_NATIVE_RING_MIN = '0';
+  });
+  afterAll(() => {
+    delete process.env.MTL_NATIVE_RING_MIN;
+  });
   for (const c of cases) {
     it(`${c.name}: the op fails naming the peer and the defect, the link closes, the process survives`, async () => {
       const s = await setup(c.maxFrameBytes);
@@ -107,6 +117,7 @@ describe('malformed frames on an authenticated link', () => {
       expect(s.lost).toEqual([[0, err.message]]);
       // Later ops fail fast with the same error instead of hanging.
       await expect(s.group.barrier()).rejects.toBe(err);
+      expect(s.group.stats.nativeOps).toBe(0);
     });
   }
 
@@ -119,25 +130,61 @@ describe('malformed frames on an authenticated link', () => {
     expect(err.message).toMatch(/bad magic 0x00000001/);
   });
 
-  it('a well-formed peer completes the same op (the rogue harness itself is sound)', async () => {
+  for (const randomMask of [false, true]) {
+    it(`a well-formed peer completes the same op (the rogue harness itself is sound)${randomMask ? ', random mask keys' : ''}`, async () => {
+      const s = await setup(undefined, randomMask);
+      const buf = Float32Array.of(1, 1, 1, 1, 1, 1, 1, 1);
+      const op = s.group.allReduce(buf);
+      // Step 0: our segment 0 (elements 0..3) as rank 0; rank 1 reduces it and sends the final back.
+      const payload = Buffer.from(Float32Array.of(2, 2, 2, 2).buffer);
+      s.rogue.ws.send(Buffer.concat([header(), payload]));
+      // Rank 1 sends its segment 1 at step 0; reply with the final sum of segment 1 at step 1.
+      const got: Buffer[] = [];
+      await new Promise<void>((resolve) =>
+        s.rogue.ws.on('message', (d) => {
+          got.push(d as Buffer);
+          if (got.length === 1) {
+            s.rogue.ws.send(Buffer.concat([header({ step: 1 }), Buffer.from(Float32Array.of(5, 5, 5, 5).buffer)]));
+          }
+          if (got.length === 2) resolve();
+        }),
+      );
+      await op;
+      expect(Array.from(buf)).toEqual([3, 3, 3, 3, 5, 5, 5, 5]);
+      expect(s.group.stats.nativeOps).toBe(path === 'native' ? 1 : 0);
+    });
+  }
+
+  it('traffic for other ops during an op (a ping, the next op\'s frame) is kept for them, in order', async () => {
     const s = await setup();
     const buf = Float32Array.of(1, 1, 1, 1, 1, 1, 1, 1);
     const op = s.group.allReduce(buf);
-    // Step 0: our segment 0 (elements 0..3) as rank 0; rank 1 reduces it and sends the final back.
-    const payload = Buffer.from(Float32Array.of(2, 2, 2, 2).buffer);
-    s.rogue.ws.send(Buffer.concat([header(), payload]));
-    // Rank 1 sends its segment 1 at step 0; reply with the final sum of segment 1 at step 1.
+    let pongs = 0;
+    s.rogue.ws.on('pong', () => pongs++);
     const got: Buffer[] = [];
-    await new Promise<void>((resolve) =>
-      s.rogue.ws.on('message', (d) => {
-        got.push(d as Buffer);
-        if (got.length === 1) {
-          s.rogue.ws.send(Buffer.concat([header({ step: 1 }), Buffer.from(Float32Array.of(5, 5, 5, 5).buffer)]));
-        }
-        if (got.length === 2) resolve();
-      }),
-    );
+    s.rogue.ws.on('message', (d) => got.push(d as Buffer));
+    s.rogue.ws.send(Buffer.concat([header(), Buffer.from(Float32Array.of(2, 2, 2, 2).buffer)]));
+    // Before op 0's last frame: a ping, then op 1's step-0 frame (this rank has not issued op 1 yet).
+    s.rogue.ws.ping();
+    s.rogue.ws.send(Buffer.concat([header({ seq: 1 }), Buffer.from(Float32Array.of(7, 7, 7, 7).buffer)]));
+    s.rogue.ws.send(Buffer.concat([header({ step: 1 }), Buffer.from(Float32Array.of(5, 5, 5, 5).buffer)]));
     await op;
     expect(Array.from(buf)).toEqual([3, 3, 3, 3, 5, 5, 5, 5]);
+    // Op 1 finds its early frame: rank 1 sums segment 0 (7 + 1) and sends it back at step 1.
+    const buf1 = Float32Array.of(1, 1, 1, 1, 1, 1, 1, 1);
+    const op1 = s.group.allReduce(buf1);
+    await new Promise<void>((resolve) => {
+      const wait = (): void => {
+        if (got.length >= 3) resolve();
+        else setTimeout(wait, 5);
+      };
+      wait();
+    });
+    s.rogue.ws.send(Buffer.concat([header({ seq: 1, step: 1 }), Buffer.from(Float32Array.of(9, 9, 9, 9).buffer)]));
+    await op1;
+    expect(Array.from(buf1)).toEqual([8, 8, 8, 8, 9, 9, 9, 9]);
+    expect(pongs).toBe(1);
+    // Op 0 may run natively; op 1 had an early frame, so it runs on the JS path.
+    expect(s.group.stats.nativeOps).toBe(path === 'native' ? 1 : 0);
   });
 });

@@ -61,23 +61,36 @@ describe('across processes', () => {
     expect(kids.map((k) => k.exitCode)).toEqual([0, 0, 0]);
   }, 30_000);
 
-  it('ranks with and without the native add (MTL_NATIVE=0) give the same bits as all-native and all-fallback worlds', async () => {
+  it('ranks on the native ring, the JS ring with the native add, and the JS fallback (MTL_NATIVE=0) give the same bits in any mix', async () => {
     const W = 3;
     const run = async (env: (rank: number) => Record<string, string>) => {
       const { kids, next } = await spawnWorld(W, 'ops', env);
       const results = await Promise.all(kids.map((_, r) => next(r, 'allReduceHash')));
       await Promise.all(kids.map((k) => (k.exitCode === null ? once(k, 'exit') : undefined)));
       for (const res of results) expect(res['allReduceHash']).toBe(results[0]!['allReduceHash']);
-      return { hash: results[0]!['allReduceHash'], native: results.map((m) => m['native']) };
+      return {
+        hash: results[0]!['allReduceHash'],
+        native: results.map((m) => m['native']),
+        ring: results.map((m) => (m['stats'] as { nativeOps: number }).nativeOps),
+      };
     };
     const all = await run(() => ({}));
     const none = await run(() => ({ MTL_NATIVE: '0' }));
     const mixed = await run((r): Record<string, string> => (r === 1 ? { MTL_NATIVE: '0' } : {}));
+    const jsRing = await run((r): Record<string, string> => (r === 2 ? { MTL_NATIVE_RING: '0' } : {}));
     expect(none.native).toEqual([false, false, false]);
+    expect(none.ring).toEqual([0, 0, 0]);
     expect(mixed.native[1]).toBe(false);
     expect(none.hash).toBe(all.hash);
     expect(mixed.hash).toBe(all.hash);
-  }, 60_000);
+    expect(jsRing.hash).toBe(all.hash);
+    if (all.native[0] && process.platform === 'linux') {
+      // The 1.2 MB all-reduce runs on the native ring wherever it is available.
+      expect(all.ring).toEqual([1, 1, 1]);
+      expect(mixed.ring).toEqual([1, 0, 1]);
+      expect(jsRing.ring).toEqual([1, 1, 0]);
+    }
+  }, 90_000);
 
   it('killing one process mid-allReduce makes every other rank reject naming it', async () => {
     const W = 3;

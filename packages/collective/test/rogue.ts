@@ -10,6 +10,8 @@ export interface RogueOptions {
   to: number;
   world: number;
   chunkBytes?: number;
+  /** Mask client frames with random keys (as browsers and stock clients do) instead of zero keys. */
+  randomMask?: boolean;
 }
 
 export interface Rogue {
@@ -25,7 +27,7 @@ export interface Rogue {
  * credentials) and then lets a test write arbitrary frames into the link.
  */
 export function rogueDial(port: number, o: RogueOptions): Rogue {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false, generateMask: (m) => m.fill(0) });
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false, ...(o.randomMask ? {} : { generateMask: (m: Buffer) => m.fill(0) }) });
   ws.on('error', () => {});
   const closed = new Promise<{ code: number; reason: string }>((resolve) =>
     ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),

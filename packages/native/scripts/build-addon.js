@@ -85,6 +85,7 @@ const common = [
   '-O3',
   '-std=c++17',
   '-fPIC',
+  '-pthread',
   '-fvisibility=hidden',
   '-ffp-contract=off',
   '-fno-math-errno',
@@ -92,7 +93,7 @@ const common = [
   '-I',
   include,
 ];
-const linkFlags = ['-shared'];
+const linkFlags = ['-shared', '-pthread'];
 if (process.platform === 'darwin') linkFlags.push('-undefined', 'dynamic_lookup');
 
 fs.mkdirSync(objDir, { recursive: true });

@@ -72,10 +72,66 @@ export interface NativeKernels {
   setSockOpt(fd: number, name: SockOptName, value: number): number;
   /** Reads such an option back (-1 when it cannot be read or on other OSes). */
   getSockOpt(fd: number, name: SockOptName): number;
+  /**
+   * Linux only (absent elsewhere): runs one ring all-reduce of `buf` in place on a libuv
+   * worker thread, over two connected non-blocking sockets, speaking the collective's
+   * WebSocket frame format (see src/native/ring.h). The descriptors are duplicated for the
+   * op's lifetime; `buf` must not be touched until `done` runs. Returns an id for
+   * {@link NativeKernels.ringCancel}.
+   */
+  ringAllReduce?(spec: RingSpec, buf: Float32Array, done: (r: RingResult) => void): number;
+  /** Asks a running ring op to stop; it then calls back with status 'cancelled'. False if it already ended. */
+  ringCancel?(id: number): boolean;
   /** Which GEMM path was dispatched at load time, e.g. "avx2+fma 6x16" or "generic". */
   readonly isa: string;
   /** Which addInto path was dispatched at load time: "avx" or "generic". */
   readonly addIsa: string;
+}
+
+/** What {@link NativeKernels.ringAllReduce} needs to know besides the buffer. */
+export interface RingSpec {
+  /** Socket the left neighbour's frames arrive on, and socket frames leave on to the right (may be the same). */
+  prevFd: number;
+  nextFd: number;
+  /** Frames from the left carry a mask key (the left is the WebSocket client of that link). */
+  prevMasked: boolean;
+  /** Frames sent carry a zero mask key (this rank is the WebSocket client of that link). */
+  nextMasked: boolean;
+  /** Ring size and this rank's position. */
+  n: number;
+  i: number;
+  chunkElems: number;
+  /** Frame header fields: op kind, group id, sequence number. */
+  kind: number;
+  group: number;
+  seq: number;
+  /** Largest WebSocket payload accepted; bytes of other traffic kept aside at most. */
+  maxFrame: number;
+  maxRest: number;
+  /**
+   * Which other frames may be kept aside for JS: groups within `worldMask` (bit r per world
+   * rank) that contain every bit of `pairMask` (this rank and the left neighbour).
+   */
+  worldMask: number;
+  pairMask: number;
+}
+
+export type RingStatus = 'ok' | 'cancelled' | 'prev-closed' | 'prev-error' | 'next-error' | 'defect' | 'handback' | 'rest-overflow' | 'internal';
+const RING_STATUS: RingStatus[] = ['ok', 'cancelled', 'prev-closed', 'prev-error', 'next-error', 'defect', 'handback', 'rest-overflow', 'internal'];
+
+export interface RingResult {
+  status: RingStatus;
+  message: string;
+  /** Bytes read from the left that were not this op's frames, in stream order (for the JS endpoint to parse). */
+  rest: Buffer | null;
+  framesSent: number;
+  payloadSent: number;
+  framesReceived: number;
+  payloadReceived: number;
+}
+
+interface RawRingResult extends Omit<RingResult, 'status'> {
+  status: number;
 }
 
 /** Socket options settable through {@link NativeKernels.setSockOpt}. */
@@ -131,12 +187,31 @@ interface RawBinding {
   addIsa: string;
   setSockOpt(fd: number, which: number, value: number): number;
   getSockOpt(fd: number, which: number): number;
+  ringAllReduce?(
+    prevFd: number,
+    nextFd: number,
+    prevMasked: boolean,
+    nextMasked: boolean,
+    n: number,
+    i: number,
+    chunkElems: number,
+    kind: number,
+    group: number,
+    seq: number,
+    maxFrame: number,
+    maxRest: number,
+    buf: Float32Array,
+    cb: (r: RawRingResult) => void,
+    worldMask: number,
+    pairMask: number,
+  ): number;
+  ringCancel?(id: number): boolean;
   _setIsa(name: string): string;
   _setAddIsa(name: string): string;
   _setBlocking(mc: number, kc: number, nc: number): void;
 }
 
-const ABI_VERSION = 3;
+const ABI_VERSION = 4;
 const ADDON_FILE = path.join('native', 'mtl_native.node');
 
 let cached: { kernels: NativeKernels | null; status: NativeStatus } | undefined;
@@ -147,7 +222,17 @@ function candidatePaths(): string[] {
 }
 
 function wrap(raw: RawBinding): NativeKernels {
+  const ring = process.platform === 'linux' && typeof raw.ringAllReduce === 'function' && typeof raw.ringCancel === 'function';
   return {
+    ...(ring
+      ? {
+          ringAllReduce: (s: RingSpec, buf: Float32Array, done: (r: RingResult) => void) =>
+            raw.ringAllReduce!(s.prevFd, s.nextFd, s.prevMasked, s.nextMasked, s.n, s.i, s.chunkElems, s.kind, s.group, s.seq, s.maxFrame, s.maxRest, buf, (r) =>
+              done({ ...r, status: RING_STATUS[r.status] ?? 'internal' }),
+            s.worldMask, s.pairMask),
+          ringCancel: (id: number) => raw.ringCancel!(id),
+        }
+      : {}),
     isa: raw.isa,
     addIsa: raw.addIsa,
     addInto: raw.addInto,

@@ -9,22 +9,32 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <new>
 #include <string>
 
 #ifdef __linux__
 #include <cerrno>
+#include <fcntl.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #endif
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
 
 #include "add.h"
 #include "gemm.h"
 #include "optimizers.h"
+#include "ring.h"
 
 namespace {
 
-constexpr int kAbiVersion = 3;  // keep in sync with ABI_VERSION in src/index.ts
+constexpr int kAbiVersion = 4;  // keep in sync with ABI_VERSION in src/index.ts
 
 // Returned by the helpers when a JS exception is pending.
 struct Pending {};
@@ -55,8 +65,8 @@ std::string prefix(const char* fn, const char* arg) {
 }
 
 struct Args {
-  napi_value v[12];
-  size_t n = 12;
+  napi_value v[16];
+  size_t n = 16;
 };
 
 Args get_args(napi_env env, napi_callback_info info) {
@@ -348,6 +358,194 @@ napi_value GetSockOpt(napi_env env, napi_callback_info info) {
   });
 }
 
+// --- ring all-reduce off the JS thread (ring.h) -------------------------------------------
+
+#ifdef __linux__
+struct RingWork {
+  napi_threadsafe_function tsfn = nullptr;
+  napi_ref buf_ref = nullptr;
+  mtl::RingSpec spec;
+  mtl::RingResult result;
+  std::atomic<bool> cancelled{false};
+  uint32_t id = 0;
+};
+
+std::mutex g_ring_mu;
+std::unordered_map<uint32_t, RingWork*> g_ring_ops;
+uint32_t g_ring_next = 1;
+
+// Each op gets its own thread, not a libuv pool thread: a ring op waits on its peers, and with
+// several ranks in one process (tests) ops on a fixed-size pool could wait on each other forever.
+void RingThread(RingWork* w) {
+  mtl::ring_all_reduce(w->spec, w->result);
+  // w belongs to the JS thread from the call on (RingComplete deletes it): copy what we still need.
+  napi_threadsafe_function tsfn = w->tsfn;
+  napi_call_threadsafe_function(tsfn, w, napi_tsfn_blocking);
+  napi_release_threadsafe_function(tsfn, napi_tsfn_release);
+}
+
+void set_num(napi_env env, napi_value obj, const char* key, double v) {
+  napi_value x;
+  napi_create_double(env, v, &x);
+  napi_set_named_property(env, obj, key, x);
+}
+
+// On the JS thread, once the op's thread is done with the sockets and the buffer.
+void RingComplete(napi_env env, napi_value cb, void*, void* data) {
+  auto* w = static_cast<RingWork*>(data);
+  if (env == nullptr) {  // the environment is going away: nothing to call
+    close(w->spec.cancel_fd);
+    close(w->spec.prev_fd);
+    if (w->spec.next_fd != w->spec.prev_fd) close(w->spec.next_fd);
+    delete w;
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(g_ring_mu);
+    g_ring_ops.erase(w->id);
+  }
+  close(w->spec.cancel_fd);
+  close(w->spec.prev_fd);
+  if (w->spec.next_fd != w->spec.prev_fd) close(w->spec.next_fd);
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value res, global, s;
+  napi_create_object(env, &res);
+  const mtl::RingResult& r = w->result;
+  set_num(env, res, "status", static_cast<int>(r.status));
+  napi_create_string_utf8(env, r.message.c_str(), NAPI_AUTO_LENGTH, &s);
+  napi_set_named_property(env, res, "message", s);
+  napi_value rest;
+  if (r.rest.empty()) {
+    napi_get_null(env, &rest);
+  } else {
+    void* copy = nullptr;
+    napi_create_buffer_copy(env, r.rest.size(), r.rest.data(), &copy, &rest);
+  }
+  napi_set_named_property(env, res, "rest", rest);
+  set_num(env, res, "framesSent", static_cast<double>(r.frames_sent));
+  set_num(env, res, "payloadSent", static_cast<double>(r.payload_sent));
+  set_num(env, res, "framesReceived", static_cast<double>(r.frames_received));
+  set_num(env, res, "payloadReceived", static_cast<double>(r.payload_received));
+  napi_get_global(env, &global);
+  napi_delete_reference(env, w->buf_ref);
+  delete w;
+  napi_call_function(env, global, cb, 1, &res, nullptr);
+  napi_close_handle_scope(env, scope);
+}
+
+uint32_t get_u32(napi_env env, const Args& a, size_t i, const char* fn, const char* name) {
+  const double d = get_number(env, a, i, fn, name);
+  if (!(d >= 0) || d > 4294967295.0 || std::floor(d) != d)
+    throw_range(env, prefix(fn, name) + " must be an integer in [0, 2^32)");
+  return static_cast<uint32_t>(d);
+}
+#endif
+
+// ringAllReduce(prevFd, nextFd, prevMasked, nextMasked, n, i, chunkElems, kind, group, seq,
+//               maxFrame, maxRest, buf, callback, worldMask, pairMask) -> op id (for ringCancel).
+// The sockets are duplicated, so the op never writes to a descriptor number that JS has since
+// closed and reused; buf is referenced until the callback, which gets
+// { status, message, rest: Buffer | null, framesSent, payloadSent, framesReceived, payloadReceived }.
+napi_value RingAllReduce(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    const char* fn = "ringAllReduce";
+#ifdef __linux__
+    const Args a = get_args(env, info);
+    const uint32_t prev = get_u32(env, a, 0, fn, "prevFd");
+    const uint32_t next = get_u32(env, a, 1, fn, "nextFd");
+    const bool prev_masked = get_bool(env, a, 2, fn, "prevMasked");
+    const bool next_masked = get_bool(env, a, 3, fn, "nextMasked");
+    const uint32_t n = get_u32(env, a, 4, fn, "n");
+    const uint32_t i = get_u32(env, a, 5, fn, "i");
+    const uint32_t ce = get_u32(env, a, 6, fn, "chunkElems");
+    const uint32_t kind = get_u32(env, a, 7, fn, "kind");
+    const uint32_t group = get_u32(env, a, 8, fn, "group");
+    const uint32_t seq = get_u32(env, a, 9, fn, "seq");
+    const double max_frame = get_number(env, a, 10, fn, "maxFrame");
+    const double max_rest = get_number(env, a, 11, fn, "maxRest");
+    const F32 buf = get_f32(env, a, 12, fn, "buf");
+    if (type_of(env, a, 13) != napi_function) throw_type(env, prefix(fn, "callback") + " must be a function");
+    const uint32_t world_mask = get_u32(env, a, 14, fn, "worldMask");
+    const uint32_t pair_mask = get_u32(env, a, 15, fn, "pairMask");
+    if (n < 2 || n > 32 || i >= n) throw_range(env, std::string(fn) + ": need 2 <= n <= 32 and i < n");
+    if (ce == 0 || kind < 1 || kind > 255) throw_range(env, std::string(fn) + ": bad chunkElems or kind");
+    if (buf.len > 0xffffffffu) throw_range(env, prefix(fn, "buf") + " is too long");
+    auto* w = new RingWork();
+    mtl::RingSpec& s = w->spec;
+    s.prev_masked = prev_masked;
+    s.next_masked = next_masked;
+    s.buf = buf.data;
+    s.len = static_cast<uint32_t>(buf.len);
+    s.n = n;
+    s.i = i;
+    s.chunk_elems = ce;
+    s.kind = static_cast<uint8_t>(kind);
+    s.group = group;
+    s.seq = seq;
+    s.cancelled = &w->cancelled;
+    s.world_mask = world_mask;
+    s.pair_mask = pair_mask;
+    s.max_frame = static_cast<uint64_t>(max_frame);
+    s.max_rest = static_cast<uint64_t>(max_rest);
+    s.prev_fd = fcntl(static_cast<int>(prev), F_DUPFD_CLOEXEC, 0);
+    s.next_fd = prev == next ? s.prev_fd : fcntl(static_cast<int>(next), F_DUPFD_CLOEXEC, 0);
+    s.cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (s.prev_fd < 0 || s.next_fd < 0 || s.cancel_fd < 0) {
+      const int e = errno;
+      if (s.prev_fd >= 0) close(s.prev_fd);
+      if (s.next_fd >= 0 && s.next_fd != s.prev_fd) close(s.next_fd);
+      if (s.cancel_fd >= 0) close(s.cancel_fd);
+      delete w;
+      throw_range(env, std::string(fn) + ": cannot duplicate the sockets: " + std::strerror(e));
+    }
+    napi_value name;
+    check(env, napi_create_string_utf8(env, "mtl.ringAllReduce", NAPI_AUTO_LENGTH, &name), "string");
+    check(env, napi_create_threadsafe_function(env, a.v[13], nullptr, name, 0, 1, nullptr, nullptr,
+                                               nullptr, RingComplete, &w->tsfn),
+          "threadsafe function");
+    check(env, napi_create_reference(env, a.v[12], 1, &w->buf_ref), "reference");
+    {
+      std::lock_guard<std::mutex> lock(g_ring_mu);
+      w->id = g_ring_next++;
+      if (g_ring_next == 0) g_ring_next = 1;
+      g_ring_ops[w->id] = w;
+    }
+    const uint32_t id = w->id;
+    std::thread(RingThread, w).detach();
+    napi_value r;
+    check(env, napi_create_uint32(env, id, &r), "uint32");
+    return r;
+#else
+    (void)info;
+    throw_type(env, std::string(fn) + " is only available on Linux");
+#endif
+  });
+}
+
+// ringCancel(id) -> true if the op was still running (it stops soon and calls back "cancelled").
+napi_value RingCancel(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    bool found = false;
+#ifdef __linux__
+    const Args a = get_args(env, info);
+    const uint32_t id = get_u32(env, a, 0, "ringCancel", "id");
+    std::lock_guard<std::mutex> lock(g_ring_mu);
+    auto it = g_ring_ops.find(id);
+    if (it != g_ring_ops.end()) {
+      const uint64_t one = 1;
+      it->second->cancelled.store(true, std::memory_order_relaxed);
+      found = write(it->second->spec.cancel_fd, &one, sizeof one) == sizeof one;
+    }
+#else
+    (void)info;
+#endif
+    napi_value r;
+    check(env, napi_get_boolean(env, found, &r), "boolean");
+    return r;
+  });
+}
+
 void set_fn(napi_env env, napi_value exports, const char* name, napi_callback cb) {
   napi_value f;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &f);
@@ -366,6 +564,8 @@ NAPI_MODULE_INIT() {
   set_fn(env, exports, "_setBlocking", SetBlocking);
   set_fn(env, exports, "setSockOpt", SetSockOpt);
   set_fn(env, exports, "getSockOpt", GetSockOpt);
+  set_fn(env, exports, "ringAllReduce", RingAllReduce);
+  set_fn(env, exports, "ringCancel", RingCancel);
   napi_value v;
   napi_create_int32(env, kAbiVersion, &v);
   napi_set_named_property(env, exports, "abiVersion", v);
