@@ -372,8 +372,10 @@ export class ProcessGroup extends EventEmitter implements OpHost, RingHost, Mesh
   }
 
   /** @internal */
-  othersActive(seq: number): boolean {
-    return this.active.size > (this.active.has(seq) ? 1 : 0);
+  lowestActiveSeq(seq: number): number {
+    // Map order is issue order, so the first key is the oldest op in flight.
+    const first = this.active.keys().next();
+    return first.done ? seq : first.value;
   }
 
   /** @internal */

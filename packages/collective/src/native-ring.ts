@@ -28,10 +28,12 @@ import { mod } from './segments';
  * back anything else it read (other ops' frames, a ping, a close frame, a
  * malformed frame) in stream order, which the link then parses as if it had
  * read it itself. Ops are begun one at a time in issue order while one runs
- * natively (the same order on every rank, so this cannot deadlock). An op runs
- * on the JS path instead when the addon or Linux is missing, the socket is
- * TLS, the buffer is small, a link is mid-frame or has writes queued, another
- * op of the group is in flight, or frames for it arrived early.
+ * natively (the same order on every rank, so this cannot deadlock); ops on the
+ * JS path (other groups, small ones, earlier ones still in flight) go on, their
+ * writes to the leased link wait and their frames from it are handed back. An
+ * op runs on the JS path instead when the addon or Linux is missing, the
+ * socket is TLS, the buffer is small, a link is mid-frame or has writes
+ * queued, or frames for it arrived early.
  * `MTL_NATIVE_RING=0` turns the native ring off; `MTL_NATIVE_RING_MIN` sets the
  * smallest buffer (bytes, default 256 KiB) that uses it.
  */
@@ -66,8 +68,8 @@ export interface RingHost extends OpHost {
   readonly worldSize: number;
   /** Frames for that op arrived before it started (stashed). */
   hasEarly(seq: number): boolean;
-  /** Another op of this group is in flight. */
-  othersActive(seq: number): boolean;
+  /** The lowest sequence number of this group in flight (its frames may still arrive). */
+  lowestActiveSeq(seq: number): number;
   /** The mesh's failure, if it has failed. */
   failure(): { error: unknown } | undefined;
   /** A frame of this op from that link was malformed. */
@@ -184,7 +186,7 @@ export class RingAllReduceOp implements RunningOp {
   private startNative(): boolean {
     const { host } = this;
     const ring = host.lane.ring;
-    if (!ring || host.othersActive(this.seq) || host.hasEarly(this.seq) || host.failure()) return false;
+    if (!ring || host.hasEarly(this.seq) || host.failure()) return false;
     const prev = host.link(this.left);
     const next = host.link(this.right);
     const prevFd = prev.ringFd;
@@ -212,6 +214,7 @@ export class RingAllReduceOp implements RunningOp {
           maxRest: MAX_REST_BYTES,
           worldMask: host.worldSize >= 32 ? 0xffffffff : ((1 << host.worldSize) - 1) >>> 0,
           pairMask: ((1 << host.worldRank) | (1 << this.left)) >>> 0,
+          seqLow: host.lowestActiveSeq(this.seq),
         },
         this.buf,
         (r) => this.finished(r),

@@ -84,11 +84,13 @@ describe('across processes', () => {
     expect(none.hash).toBe(all.hash);
     expect(mixed.hash).toBe(all.hash);
     expect(jsRing.hash).toBe(all.hash);
+    // A rank without the addon or with the ring off never uses it. Where it is available, the
+    // 1.2 MB all-reduce takes it unless a peer's frames arrived before the op began (then that
+    // rank runs it on the JS path): so some rank of each world must have used it.
+    expect(mixed.ring[1]).toBe(0);
+    expect(jsRing.ring[2]).toBe(0);
     if (all.native[0] && process.platform === 'linux') {
-      // The 1.2 MB all-reduce runs on the native ring wherever it is available.
-      expect(all.ring).toEqual([1, 1, 1]);
-      expect(mixed.ring).toEqual([1, 0, 1]);
-      expect(jsRing.ring).toEqual([1, 1, 0]);
+      for (const world of [all, mixed, jsRing]) expect(world.ring.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
     }
   }, 90_000);
 

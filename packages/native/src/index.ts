@@ -114,6 +114,8 @@ export interface RingSpec {
    */
   worldMask: number;
   pairMask: number;
+  /** Lowest sequence number of the group still in flight (frames of ops from there on are kept aside). */
+  seqLow: number;
 }
 
 export type RingStatus = 'ok' | 'cancelled' | 'prev-closed' | 'prev-error' | 'next-error' | 'defect' | 'handback' | 'rest-overflow' | 'internal';
@@ -204,6 +206,7 @@ interface RawBinding {
     cb: (r: RawRingResult) => void,
     worldMask: number,
     pairMask: number,
+    seqLow: number,
   ): number;
   ringCancel?(id: number): boolean;
   _setIsa(name: string): string;
@@ -229,7 +232,7 @@ function wrap(raw: RawBinding): NativeKernels {
           ringAllReduce: (s: RingSpec, buf: Float32Array, done: (r: RingResult) => void) =>
             raw.ringAllReduce!(s.prevFd, s.nextFd, s.prevMasked, s.nextMasked, s.n, s.i, s.chunkElems, s.kind, s.group, s.seq, s.maxFrame, s.maxRest, buf, (r) =>
               done({ ...r, status: RING_STATUS[r.status] ?? 'internal' }),
-            s.worldMask, s.pairMask),
+            s.worldMask, s.pairMask, s.seqLow),
           ringCancel: (id: number) => raw.ringCancel!(id),
         }
       : {}),

@@ -96,7 +96,11 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerExit> {
     }, assign.startStep);
     control.send({ type: 'done', rank, step: info.totalSteps, checksum });
     const shutdown = await control.waitShutdown(30_000);
-    log.info({ rank }, `finished (${shutdown?.status ?? 'coordinator gone'})`);
+    const st = group.stats;
+    log.info(
+      { rank, collectiveOps: st.ops, nativeRingOps: st.nativeOps, bytesSent: st.bytesSent },
+      `finished (${shutdown?.status ?? 'coordinator gone'}); ${st.ops} collective ops, ${st.nativeOps} on the native ring`,
+    );
     return { status: shutdown?.status === 'failed' ? 'failed' : 'completed' };
   } catch (err) {
     const message = (err as Error).message;

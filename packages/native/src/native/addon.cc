@@ -65,8 +65,8 @@ std::string prefix(const char* fn, const char* arg) {
 }
 
 struct Args {
-  napi_value v[16];
-  size_t n = 16;
+  napi_value v[20];
+  size_t n = 20;
 };
 
 Args get_args(napi_env env, napi_callback_info info) {
@@ -443,7 +443,7 @@ uint32_t get_u32(napi_env env, const Args& a, size_t i, const char* fn, const ch
 #endif
 
 // ringAllReduce(prevFd, nextFd, prevMasked, nextMasked, n, i, chunkElems, kind, group, seq,
-//               maxFrame, maxRest, buf, callback, worldMask, pairMask) -> op id (for ringCancel).
+//               maxFrame, maxRest, buf, callback, worldMask, pairMask, seqLow) -> op id.
 // The sockets are duplicated, so the op never writes to a descriptor number that JS has since
 // closed and reused; buf is referenced until the callback, which gets
 // { status, message, rest: Buffer | null, framesSent, payloadSent, framesReceived, payloadReceived }.
@@ -468,6 +468,7 @@ napi_value RingAllReduce(napi_env env, napi_callback_info info) {
     if (type_of(env, a, 13) != napi_function) throw_type(env, prefix(fn, "callback") + " must be a function");
     const uint32_t world_mask = get_u32(env, a, 14, fn, "worldMask");
     const uint32_t pair_mask = get_u32(env, a, 15, fn, "pairMask");
+    const uint32_t seq_low = get_u32(env, a, 16, fn, "seqLow");
     if (n < 2 || n > 32 || i >= n) throw_range(env, std::string(fn) + ": need 2 <= n <= 32 and i < n");
     if (ce == 0 || kind < 1 || kind > 255) throw_range(env, std::string(fn) + ": bad chunkElems or kind");
     if (buf.len > 0xffffffffu) throw_range(env, prefix(fn, "buf") + " is too long");
@@ -484,6 +485,7 @@ napi_value RingAllReduce(napi_env env, napi_callback_info info) {
     s.group = group;
     s.seq = seq;
     s.cancelled = &w->cancelled;
+    s.seq_low = seq_low;
     s.world_mask = world_mask;
     s.pair_mask = pair_mask;
     s.max_frame = static_cast<uint64_t>(max_frame);

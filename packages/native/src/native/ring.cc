@@ -354,9 +354,9 @@ class Engine {
       // could be legitimate (JS's own routing rules: a group within the world holding both ranks,
       // a later sequence number of this group within the window); else stop and let JS fail it.
       if (masked_ && !mask_zero_) for (size_t j = 0; j < kHeader; ++j) h[j] ^= mkey_[j & 3];
-      const uint32_t ahead = seq - s_.seq;
+      const uint32_t from_low = seq - s_.seq_low, span = s_.seq - s_.seq_low;
       const bool plausible = (group & ~s_.world_mask) == 0 && (group & s_.pair_mask) == s_.pair_mask &&
-                             (group != s_.group || (ahead > 0 && ahead < 1024));
+                             (group != s_.group || from_low < span + 1024u);
       if (!plausible) return handback(RingStatus::kHandback, "a frame for an unknown group or sequence");
       keep(rh_, rfill_);
       remaining_ = bytes;
