@@ -36,7 +36,7 @@ describe('mtl bench --quick', () => {
     expect((b.workload as Json).flopsPerExample).toBeGreaterThan(0);
 
     const ar = b.allReduce as Json;
-    expectMeasuredOrNote(ar.ours, ['world', 'bytes', 'meanMs', 'algbwGBs', 'busbwGBs']);
+    expectMeasuredOrNote(ar.ours, ['world', 'bytes', 'meanMs', 'algbwGBs', 'busbwGBs', 'ring']);
     expectMeasuredOrNote(ar.gloo, ['world', 'bytes', 'meanMs', 'algbwGBs', 'busbwGBs']);
     expect(Array.isArray(ar.vsGloo)).toBe(true);
     expectMeasuredOrNote(b.pointToPoint, ['raw']);

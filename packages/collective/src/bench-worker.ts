@@ -38,6 +38,7 @@ async function allReduce(): Promise<void> {
     const buf = new Float32Array(bytes / 4).fill(1);
     for (let k = 0; k < o.warmup; k++) await group.allReduce(buf);
     await group.barrier();
+    const native0 = group.stats.nativeOps;
     const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     for (let k = 0; k < o.iterations; k++) await group.allReduce(buf);
@@ -53,6 +54,7 @@ async function allReduce(): Promise<void> {
       cpuMsPerOp: (cpu.user + cpu.system) / 1e3 / Math.max(1, o.iterations),
       cpuUserMsPerOp: cpu.user / 1e3 / Math.max(1, o.iterations),
       cpuSysMsPerOp: cpu.system / 1e3 / Math.max(1, o.iterations),
+      nativeShare: (group.stats.nativeOps - native0) / Math.max(1, o.iterations),
     });
   }
   await group.barrier();

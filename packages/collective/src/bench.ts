@@ -43,6 +43,8 @@ export interface AllReduceBenchmarkResult {
   /** CPU per op averaged over all ranks, ms: user and system (kernel: socket copies) separately. */
   cpuUserMsPerOpMean?: number;
   cpuSysMsPerOpMean?: number;
+  /** Share of the timed ops that ran on the native ring, averaged over the ranks (0: the JS ring). */
+  nativeShare?: number;
 }
 
 export interface PointToPointBenchmarkResult {
@@ -109,7 +111,12 @@ export async function runAllReduceBenchmark(opts: AllReduceBenchmarkOptions): Pr
       const per = all.map((a) => a.results[k] as AllReduceBenchmarkResult & { cpuUserMsPerOp?: number; cpuSysMsPerOp?: number });
       const mean = (f: (x: (typeof per)[number]) => number | undefined) => per.reduce((acc, x) => acc + (f(x) ?? 0), 0) / per.length;
       const { cpuUserMsPerOp: _u, cpuSysMsPerOp: _s, ...rest } = r as AllReduceBenchmarkResult & { cpuUserMsPerOp?: number; cpuSysMsPerOp?: number };
-      return { ...rest, cpuUserMsPerOpMean: mean((x) => x.cpuUserMsPerOp), cpuSysMsPerOpMean: mean((x) => x.cpuSysMsPerOp) };
+      return {
+        ...rest,
+        cpuUserMsPerOpMean: mean((x) => x.cpuUserMsPerOp),
+        cpuSysMsPerOpMean: mean((x) => x.cpuSysMsPerOp),
+        nativeShare: mean((x) => x.nativeShare),
+      };
     });
   } finally {
     kill();

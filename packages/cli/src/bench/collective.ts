@@ -7,6 +7,8 @@ export interface AllReduceRow {
   meanMs: number;
   algbwGBs: number;
   busbwGBs: number;
+  /** Which ring ran the timed ops: 'native' (the addon's thread), 'js', or e.g. '60% native'. */
+  ring?: string;
 }
 
 export interface PointToPoint {
@@ -22,7 +24,19 @@ export interface PointToPoint {
   raw: unknown;
 }
 
-type AllReduceFn = (o: { world: number; sizesBytes: number[]; iterations: number; warmup: number }) => AllReduceRow[] | Promise<AllReduceRow[]>;
+type AllReduceFn = (o: {
+  world: number;
+  sizesBytes: number[];
+  iterations: number;
+  warmup: number;
+}) => (AllReduceRow & { nativeShare?: number })[] | Promise<(AllReduceRow & { nativeShare?: number })[]>;
+
+function ringName(share: number | undefined): string {
+  if (share === undefined) return 'js';
+  if (share >= 0.995) return 'native';
+  if (share <= 0.005) return 'js';
+  return `${Math.round(share * 100)}% native`;
+}
 type P2PFn = (o: { bytes: number; iterations: number }) => unknown;
 
 function api(): { allReduce?: AllReduceFn; p2p?: P2PFn; error?: string } {
@@ -46,7 +60,7 @@ export async function allReduceBenchmark(world: number, sizesBytes: number[], it
   }
   try {
     const rows = await a.allReduce({ world, sizesBytes, iterations, warmup });
-    return { ok: true, value: rows.map((r) => ({ world: r.world, bytes: r.bytes, meanMs: r.meanMs, algbwGBs: r.algbwGBs, busbwGBs: r.busbwGBs })) };
+    return { ok: true, value: rows.map((r) => ({ world: r.world, bytes: r.bytes, meanMs: r.meanMs, algbwGBs: r.algbwGBs, busbwGBs: r.busbwGBs, ring: ringName(r.nativeShare) })) };
   } catch (err) {
     return { ok: false, note: `runAllReduceBenchmark failed: ${(err as Error).message}` };
   }

@@ -38,11 +38,11 @@ export function renderReport(r: BenchReport): string {
   if (keys.length) {
     out.push(
       table(
-        ['W', 'MiB', 'ours ms', 'algbw GB/s', 'busbw GB/s', 'gloo ms', 'gloo busbw', 'ours/gloo'],
+        ['W', 'MiB', 'ring', 'ours ms', 'algbw GB/s', 'busbw GB/s', 'gloo ms', 'gloo busbw', 'ours/gloo'],
         keys.map(([w, b]) => {
           const o = ours.find((x) => x.world === w && x.bytes === b);
           const g = gloo.find((x) => x.world === w && x.bytes === b);
-          return [w, b / MiB, f(o?.meanMs, 1), f(o?.algbwGBs), f(o?.busbwGBs), f(g?.meanMs, 1), f(g?.busbwGBs), o && g ? f(o.busbwGBs / g.busbwGBs) : '-'];
+          return [w, b / MiB, o?.ring ?? '-', f(o?.meanMs, 1), f(o?.algbwGBs), f(o?.busbwGBs), f(g?.meanMs, 1), f(g?.busbwGBs), o && g ? f(o.busbwGBs / g.busbwGBs) : '-'];
         }),
       ),
     );

@@ -23,6 +23,8 @@
 #endif
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -374,8 +376,51 @@ std::mutex g_ring_mu;
 std::unordered_map<uint32_t, RingWork*> g_ring_ops;
 uint32_t g_ring_next = 1;
 
-// Each op gets its own thread, not a libuv pool thread: a ring op waits on its peers, and with
-// several ranks in one process (tests) ops on a fixed-size pool could wait on each other forever.
+// Ring ops run on threads of their own, not on the libuv pool: a ring op waits on its peers, and
+// with several ranks in one process (tests) ops on a fixed-size pool could wait on each other
+// forever. Threads are kept and reused (usually one per process); a new one starts only when
+// every existing one is busy, so concurrent ops never wait for each other.
+class RingThreads {
+ public:
+  void submit(RingWork* w) {
+    std::unique_lock<std::mutex> lock(mu_);
+    const bool spare = idle_ > queue_.size();
+    queue_.push_back(w);
+    if (spare) {
+      cv_.notify_one();
+    } else {
+      std::thread([this] { loop(); }).detach();
+    }
+  }
+
+ private:
+  void loop();
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<RingWork*> queue_;
+  size_t idle_ = 0;
+};
+
+void RingThread(RingWork* w);
+
+void RingThreads::loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    while (queue_.empty()) {
+      ++idle_;
+      cv_.wait(lock);
+      --idle_;
+    }
+    RingWork* w = queue_.front();
+    queue_.pop_front();
+    lock.unlock();
+    RingThread(w);
+    lock.lock();
+  }
+}
+
+RingThreads* g_ring_threads = new RingThreads();  // never destroyed: detached threads use it to the end
+
 void RingThread(RingWork* w) {
   mtl::ring_all_reduce(w->spec, w->result);
   // w belongs to the JS thread from the call on (RingComplete deletes it): copy what we still need.
@@ -514,7 +559,7 @@ napi_value RingAllReduce(napi_env env, napi_callback_info info) {
       g_ring_ops[w->id] = w;
     }
     const uint32_t id = w->id;
-    std::thread(RingThread, w).detach();
+    g_ring_threads->submit(w);
     napi_value r;
     check(env, napi_create_uint32(env, id, &r), "uint32");
     return r;

@@ -60,7 +60,11 @@ class Engine {
     for (uint32_t st = 0; st < steps_; ++st) recv_left_ += chunk_count(seg_len(s_.len, n, ring_mod(int64_t(li) - st, n)), ce);
     const size_t first = chunk_count(seg_len(s_.len, n, s_.i), ce);
     for (size_t c = 0; c < first; ++c) sendq_.push_back({0, static_cast<uint32_t>(c)});
-    scratch_.resize(kScratch);
+    // One scratch buffer per thread, kept: ring ops run back to back on the same few threads,
+    // and a fresh 1 MiB allocation per op would land in per-thread malloc arenas and stay resident.
+    thread_local std::vector<uint8_t> scratch;
+    if (scratch.size() < kScratch) scratch.resize(kScratch);
+    scratch_ = scratch.data();
     reset_header();
 
     write_some();
@@ -138,7 +142,7 @@ class Engine {
   float* dst_ = nullptr;
   size_t dst_bytes_ = 0, got_ = 0;
   bool add_ = false;
-  std::vector<uint8_t> scratch_;
+  uint8_t* scratch_ = nullptr;  // kScratch bytes
   size_t sfill_ = 0, sbase_ = 0;  // scratch holds payload bytes [sbase_, sbase_ + sfill_)
 
   bool done() const { return recv_left_ == 0 && !writing_ && sendq_.empty(); }
@@ -192,7 +196,7 @@ class Engine {
   void drain_some() {
     while (remaining_ > 0) {
       const size_t want = static_cast<size_t>(std::min<uint64_t>(remaining_, kScratch));
-      const ssize_t got = read(s_.prev_fd, scratch_.data(), want);
+      const ssize_t got = read(s_.prev_fd, scratch_, want);
       if (got > 0) {
         remaining_ -= size_t(got);
         continue;
@@ -435,10 +439,10 @@ class Engine {
     const size_t whole = sfill_ & ~size_t(3);
     if (whole > 0) {
       add_into(reinterpret_cast<float*>(reinterpret_cast<uint8_t*>(dst_) + sbase_),
-               reinterpret_cast<const float*>(scratch_.data()), whole / 4);
+               reinterpret_cast<const float*>(scratch_), whole / 4);
     }
     const size_t tail = sfill_ - whole;
-    if (tail) std::memmove(scratch_.data(), scratch_.data() + whole, tail);
+    if (tail) std::memmove(scratch_, scratch_ + whole, tail);
     sbase_ += whole;
     sfill_ = tail;
   }
@@ -476,7 +480,7 @@ class Engine {
         case Phase::kPayload:
         default:
           if (add_) {
-            into = scratch_.data() + sfill_;
+            into = scratch_ + sfill_;
             want = static_cast<size_t>(std::min<uint64_t>(remaining_, kScratch - sfill_));
           } else {
             into = reinterpret_cast<uint8_t*>(dst_) + got_;
