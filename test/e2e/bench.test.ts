@@ -72,7 +72,7 @@ describe('mtl bench --quick', () => {
     const mw = m.workers as Json[];
     expect(mw.map((w) => w.role).sort()).toEqual(['worker-0', 'worker-1']);
     for (const w of mw) {
-      for (const k of ['peakRssMB', 'samples', 'firstHalfPeakMB', 'secondHalfPeakMB', 'growthMB', 'earlyMedianMB', 'lateMedianMB', 'slopeMBPerMin']) expect(typeof w[k]).toBe('number');
+      for (const k of ['peakRssMB', 'samples', 'samplesJudged', 'firstHalfPeakMB', 'secondHalfPeakMB', 'growthMB', 'earlyMedianMB', 'lateMedianMB', 'slopeMBPerMin']) expect(typeof w[k]).toBe('number');
       expect(w.peakRssMB as number).toBeGreaterThan(20);
     }
 

@@ -67,6 +67,8 @@ export interface RunSummary {
   valSize: number;
   numParams: number;
   wallTimeSec: number;
+  /** When the first step was driven (ISO 8601); metrics' `time` counts seconds from here. */
+  trainStartedAt?: string;
   trainTimeSec: number;
   samples: number;
   samplesPerSec: number;
@@ -535,6 +537,7 @@ export class Coordinator {
       valSize: this.placement ? Object.values(this.taskInfo).reduce((a, t) => a + t.valSize, 0) : (r0?.valSize ?? 0),
       numParams: r0?.numParams ?? 0,
       wallTimeSec: (Date.now() - this.startedAt) / 1000,
+      ...(this.trainStartedAt ? { trainStartedAt: new Date(this.trainStartedAt).toISOString() } : {}),
       trainTimeSec: trainTime,
       samples: this.samples,
       samplesPerSec,

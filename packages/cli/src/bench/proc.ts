@@ -72,7 +72,8 @@ function roleOf(pid: number): string {
 export class ProcessTreeSampler {
   private readonly procs = new Map<number, ProcMemory>();
   private readonly timer: NodeJS.Timeout;
-  private readonly t0 = Date.now();
+  /** Epoch ms of the sampler's start; samples' `t` counts from here. */
+  readonly t0 = Date.now();
 
   constructor(private readonly rootPid: number, intervalMs = 500) {
     this.timer = setInterval(() => this.sample(), intervalMs);

@@ -95,7 +95,7 @@ export function renderReport(r: BenchReport): string {
   else {
     const m = r.memory;
     out.push(`  tfjs tensors over ${m.steps} steps: first ${m.tensorsFirst}, last ${m.tensorsLast}, min ${m.tensorsMin}, max ${m.tensorsMax} (${m.tensorsFlat ? 'flat' : 'NOT flat'})`);
-    for (const w of m.workers) out.push(`  ${w.role} (pid ${w.pid}): peak RSS ${f(w.peakRssMB, 0)} MB; peak of 1st half ${f(w.firstHalfPeakMB, 0)} MB -> 2nd half ${f(w.secondHalfPeakMB, 0)} MB (${w.growthMB >= 0 ? '+' : ''}${f(w.growthMB, 1)} MB); median ${f(w.earlyMedianMB, 0)} -> ${f(w.lateMedianMB, 0)} MB (2nd -> 4th quarter); slope ${f(w.slopeMBPerMin, 2)} MB/min; ${w.samples} samples`);
+    for (const w of m.workers) out.push(`  ${w.role} (pid ${w.pid}): peak RSS ${f(w.peakRssMB, 0)} MB; peak of 1st half ${f(w.firstHalfPeakMB, 0)} MB -> 2nd half ${f(w.secondHalfPeakMB, 0)} MB (${w.growthMB >= 0 ? '+' : ''}${f(w.growthMB, 1)} MB); median ${f(w.earlyMedianMB, 0)} -> ${f(w.lateMedianMB, 0)} MB (2nd -> 4th quarter); slope ${f(w.slopeMBPerMin, 2)} MB/min; ${w.samplesJudged} of ${w.samples} samples judged (the steps' window)`);
   }
 
   out.push('\nTargets (issue 4)');

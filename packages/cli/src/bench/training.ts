@@ -35,12 +35,18 @@ export interface MemoryReport {
  * verdict compares peaks: growthMB = the highest RSS of the second half of the run minus the
  * highest of the first half (past the first 10%): a leak raises every new peak, a saw-tooth does
  * not. Medians of the second and last quarter and the least-squares slope are reported too.
+ * Only samples taken while steps ran are judged (`window`): before the first step the workers are
+ * still loading, and after the last one rank 0 serialises the final model and optimizer state for
+ * the coordinator (measured: a one-off +50 MB in the last second). peakRssMB (the kernel's VmHWM)
+ * still covers the whole life of the process.
  */
 export interface WorkerMemory {
   role: string;
   pid: number;
   peakRssMB: number;
   samples: number;
+  /** Samples inside the training window, the ones judged. */
+  samplesJudged: number;
   firstHalfPeakMB: number;
   secondHalfPeakMB: number;
   growthMB: number;
@@ -147,7 +153,7 @@ export async function runCluster(o: ClusterRunOptions): Promise<ClusterRun> {
   if (code !== 0 || !existsSync(summaryFile)) {
     throw new Error(`mtl train (W=${o.world}) exited with code ${code}: ${tail.trim().split('\n').slice(-4).join(' | ')}`);
   }
-  const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as ClusterRun['summary'] & { flopsPerExample?: number; kernels?: string };
+  const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as ClusterRun['summary'] & { flopsPerExample?: number; kernels?: string; trainStartedAt?: string };
   const lines = readFileSync(join(o.dir, 'metrics.jsonl'), 'utf8')
     .split('\n')
     .filter(Boolean)
@@ -184,7 +190,7 @@ export async function runCluster(o: ClusterRunOptions): Promise<ClusterRun> {
     tensorsMin: Math.min(...tensors),
     tensorsMax: Math.max(...tensors),
     tensorsFlat: Math.min(...tensors) === Math.max(...tensors),
-    workers: workerMemory(procs),
+    workers: workerMemory(procs, trainingWindow(summary.trainStartedAt, train, sampler.t0)),
   };
   return {
     world: o.world,
@@ -212,12 +218,20 @@ export async function runCluster(o: ClusterRunOptions): Promise<ClusterRun> {
   };
 }
 
+/** The sampler-relative ms from the first to the last step (null: unknown, judge every sample). */
+function trainingWindow(trainStartedAt: string | undefined, train: TrainLine[], samplerT0: number): [number, number] | null {
+  const start = trainStartedAt ? Date.parse(trainStartedAt) : NaN;
+  if (!Number.isFinite(start) || train.length === 0) return null;
+  const at = (l: TrainLine) => start + l.time * 1000 - samplerT0;
+  return [at(train[0]!), at(train[train.length - 1]!)];
+}
+
 /** Worker processes only; see WorkerMemory for how the trend is read. */
-function workerMemory(procs: ProcMemory[]): WorkerMemory[] {
+function workerMemory(procs: ProcMemory[], window: [number, number] | null): WorkerMemory[] {
   return procs
     .filter((p) => p.role.startsWith('worker'))
     .map((p) => {
-      const s = p.samples;
+      const s = window ? p.samples.filter((x) => x.t >= window[0] && x.t <= window[1]) : p.samples;
       const q = Math.floor(s.length / 4);
       const early = median(s.slice(q, 2 * q).map((x) => x.rssMB));
       const late = median(s.slice(s.length - q).map((x) => x.rssMB));
@@ -229,7 +243,8 @@ function workerMemory(procs: ProcMemory[]): WorkerMemory[] {
         role: p.role,
         pid: p.pid,
         peakRssMB: p.peakRssMB,
-        samples: s.length,
+        samples: p.samples.length,
+        samplesJudged: s.length,
         firstHalfPeakMB: first,
         secondHalfPeakMB: second,
         growthMB: second - first,
