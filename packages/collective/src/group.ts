@@ -372,10 +372,8 @@ export class ProcessGroup extends EventEmitter implements OpHost, RingHost, Mesh
   }
 
   /** @internal */
-  lowestActiveSeq(seq: number): number {
-    // Map order is issue order, so the first key is the oldest op in flight.
-    const first = this.active.keys().next();
-    return first.done ? seq : first.value;
+  othersActive(seq: number): boolean {
+    return this.active.size > (this.active.has(seq) ? 1 : 0);
   }
 
   /** @internal */

@@ -113,13 +113,30 @@ export class Link {
       this.waiters = [];
       for (const fn of waiters) fn();
     }
+    if (this.idleWaiters.length > 0 && (this.closed || (this.inflight === 0 && this.queue.length === 0))) {
+      const idle = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const fn of idle) fn();
+    }
+  }
+
+  private idleWaiters: (() => void)[] = [];
+
+  /**
+   * Call fn once every frame handed to this link has been flushed (or it closed); if that is
+   * already so, on the next turn of the event loop (bytes may still sit in the socket's buffer).
+   */
+  whenSendIdle(fn: () => void): void {
+    if (this.closed || (this.inflight === 0 && this.queue.length === 0)) setImmediate(fn);
+    else this.idleWaiters.push(fn);
   }
 
   private failQueued(err: Error): void {
     const queued = this.queue.splice(0);
     for (const q of queued) q.cb(err);
-    const waiters = this.waiters;
+    const waiters = [...this.waiters, ...this.idleWaiters];
     this.waiters = [];
+    this.idleWaiters = [];
     for (const fn of waiters) fn();
   }
 

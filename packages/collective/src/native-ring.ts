@@ -28,18 +28,22 @@ import { mod } from './segments';
  * back anything else it read (other ops' frames, a ping, a close frame, a
  * malformed frame) in stream order, which the link then parses as if it had
  * read it itself. Ops are begun one at a time in issue order while one runs
- * natively (the same order on every rank, so this cannot deadlock); ops on the
- * JS path (other groups, small ones, earlier ones still in flight) go on, their
- * writes to the leased link wait and their frames from it are handed back. An
- * op runs on the JS path instead when the addon or Linux is missing, the
- * socket is TLS, the buffer is small, a link is mid-frame or has writes
- * queued, or frames for it arrived early.
+ * natively (the same order on every rank, so this cannot deadlock). An op goes
+ * native only as the oldest op of its group in flight on this rank, with its
+ * links at a frame boundary and flushed; it waits up to 20 ms for that (an
+ * earlier gradient bucket finishing), keeping its place. Ops of other groups
+ * and small ones go on meanwhile on the JS path: their writes to the leased
+ * link wait and their frames from it are handed back. An op runs on the JS
+ * path instead when the addon or Linux is missing, the socket is TLS, the
+ * buffer is small, the wait runs out, or frames for it arrived early.
  * `MTL_NATIVE_RING=0` turns the native ring off; `MTL_NATIVE_RING_MIN` sets the
  * smallest buffer (bytes, default 256 KiB) that uses it.
  */
 
 /** Buffers smaller than this go the JS path (the thread hand-off costs ~0.1 ms). */
 const DEFAULT_MIN_BYTES = 256 * 1024;
+/** How long an op waits for earlier ops and frames on its links before taking the JS path. */
+const FLUSH_WAIT_MS = 20;
 /** Other traffic the thread keeps aside for JS during one op before giving up. */
 const MAX_REST_BYTES = 256 * 1024 * 1024;
 
@@ -68,8 +72,8 @@ export interface RingHost extends OpHost {
   readonly worldSize: number;
   /** Frames for that op arrived before it started (stashed). */
   hasEarly(seq: number): boolean;
-  /** The lowest sequence number of this group in flight (its frames may still arrive). */
-  lowestActiveSeq(seq: number): number;
+  /** Another op of this group is in flight. */
+  othersActive(seq: number): boolean;
   /** The mesh's failure, if it has failed. */
   failure(): { error: unknown } | undefined;
   /** A frame of this op from that link was malformed. */
@@ -129,6 +133,10 @@ export class RingAllReduceOp implements RunningOp {
   private defectText: string | null = null;
   private readonly left: number;
   private readonly right: number;
+  /** Waiting for the right link to flush (see launch). */
+  private waiting = false;
+  private waitUntil = 0;
+  private waitTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly host: RingHost,
@@ -166,11 +174,55 @@ export class RingAllReduceOp implements RunningOp {
   launch(): void {
     this.queued = false;
     if (this.done || this.js) return;
-    if (!this.startNative()) this.startJs();
+    const r = this.startNative();
+    if (r === 'started') return;
+    if (r === 'busy' && this.waitUntil === 0) {
+      // An earlier op (typically the previous gradient bucket) is still finishing or flushing on
+      // these links: worth waiting a little rather than running this op on the JS path. The op
+      // keeps the lane meanwhile, so later ops stay behind it in issue order.
+      this.waitUntil = Date.now() + FLUSH_WAIT_MS;
+      this.host.lane.running = this;
+      this.waitForFlush();
+      return;
+    }
+    if (this.waitUntil !== 0 && r === 'busy' && Date.now() < this.waitUntil) {
+      this.waitForFlush();
+      return;
+    }
+    this.startJs();
+  }
+
+  private waitForFlush(): void {
+    const next = this.host.link(this.right);
+    const retry = (): void => {
+      if (this.waiting) this.launch();
+    };
+    this.waiting = true;
+    next.whenSendIdle(retry);
+    // Earlier ops settle without an event of ours: look again every millisecond meanwhile.
+    this.waitTimer ??= setTimeout(() => {
+      this.waitTimer = undefined;
+      retry();
+    }, 1);
+  }
+
+  /** Leave the flush wait; `release`: hand the lane on (the op takes the JS path or failed). */
+  private stopWaiting(release: boolean): void {
+    if (this.waitTimer) clearTimeout(this.waitTimer);
+    this.waitTimer = undefined;
+    this.waiting = false;
+    const lane = this.host.lane;
+    if (release && this.waitUntil !== 0 && lane.running === this) {
+      lane.running = null;
+      queueMicrotask(() => {
+        if (!lane.running) lane.released();
+      });
+    }
   }
 
   private startJs(): void {
     if (this.js) return;
+    this.stopWaiting(true);
     this.queued = false;
     this.host.lane.drop(this);
     const op = new AllReduceOp(this.host, this.seq, this.buf);
@@ -183,15 +235,22 @@ export class RingAllReduceOp implements RunningOp {
     op.check();
   }
 
-  private startNative(): boolean {
+  /** 'started'; 'busy' (earlier ops or frames still in flight on its links: worth a short wait); 'no'. */
+  private startNative(): 'started' | 'busy' | 'no' {
     const { host } = this;
     const ring = host.lane.ring;
-    if (!ring || host.hasEarly(this.seq) || host.failure()) return false;
+    if (!ring || host.hasEarly(this.seq) || host.failure()) return 'no';
     const prev = host.link(this.left);
     const next = host.link(this.right);
     const prevFd = prev.ringFd;
     const nextFd = next.ringFd;
-    if (prevFd < 0 || nextFd < 0 || !prev.readIdle || !next.sendIdle) return false;
+    if (prevFd < 0 || nextFd < 0) return 'no';
+    // Only as the oldest op of the group in flight here: an earlier op still running would get
+    // its frames from the left only after this one (they are kept aside), and its forwards to the
+    // right would wait behind the lease, while peers may have queued this op behind theirs (a
+    // cycle: measured as a hang with back-to-back ops). So wait for it instead.
+    if (host.othersActive(this.seq) || !prev.readIdle || !next.sendIdle) return next.closed || next.closing || prev.closed ? 'no' : 'busy';
+    this.stopWaiting(false);
     const onBreak = (): void => {
       if (this.nativeId >= 0) host.lane.ring?.ringCancel(this.nativeId);
     };
@@ -214,7 +273,7 @@ export class RingAllReduceOp implements RunningOp {
           maxRest: MAX_REST_BYTES,
           worldMask: host.worldSize >= 32 ? 0xffffffff : ((1 << host.worldSize) - 1) >>> 0,
           pairMask: ((1 << host.worldRank) | (1 << this.left)) >>> 0,
-          seqLow: host.lowestActiveSeq(this.seq),
+          seqLow: this.seq,
         },
         this.buf,
         (r) => this.finished(r),
@@ -222,11 +281,11 @@ export class RingAllReduceOp implements RunningOp {
     } catch {
       next.endWriteLease();
       prev.endReadLease(null);
-      return false;
+      return 'no';
     }
     this.launched = true;
     host.lane.running = this;
-    return true;
+    return 'started';
   }
 
   /** The thread is done with the sockets and the buffer. */
@@ -270,7 +329,7 @@ export class RingAllReduceOp implements RunningOp {
 
   accept(from: number, h: FrameHeader): Target {
     if (this.js) return this.js.accept(from, h);
-    if (this.queued && !this.launched) {
+    if ((this.queued || this.waiting) && !this.launched) {
       // Frames for it are here before it launched: run it on the JS path, which keeps them.
       this.startJs();
       return this.js!.accept(from, h);
@@ -298,6 +357,7 @@ export class RingAllReduceOp implements RunningOp {
       return;
     }
     this.host.lane.drop(this);
+    this.stopWaiting(true);
     this.settle(err);
   }
 
