@@ -96,6 +96,27 @@ describe.skipIf(!ring)(`native ring${skip}`, () => {
     for (const g of w.groups) expect(g.stats.nativeOps).toBeGreaterThanOrEqual(1);
   });
 
+  for (const W of [3, 4]) {
+    it(`back-to-back ops with staggered starts all complete, bit-identical (oldest-op rule), W=${W}`, async () => {
+      // Rank r issues three ops 10r ms after rank 0 without awaiting them: some ranks get a peer's
+      // frames first (those ops run on the JS path), others run them natively, and a rank must not
+      // start one natively while an earlier one still runs (that hung: see native-ring.ts).
+      const w = await worldWith({}, W, 256 * 1024);
+      closers.push(() => w.close());
+      for (const L of [1_048_573, 3 * 65536 + 5]) {
+        const bufs = [0, 1, 2].map((k) => w.groups.map((_, r) => randomArray(L, 1000 * k + r + L)));
+        await Promise.all(
+          w.groups.map(async (g, r) => {
+            await new Promise((res) => setTimeout(res, 10 * r));
+            await Promise.all(bufs.map((b) => g.allReduce(b[r]!)));
+          }),
+        );
+        for (const b of bufs) for (const x of b) expect(Buffer.from(x.buffer).equals(Buffer.from(b[0]!.buffer))).toBe(true);
+      }
+      expect(w.groups.reduce((a, g) => a + g.stats.nativeOps, 0)).toBeGreaterThan(0);
+    });
+  }
+
   it('abort() while a native op runs and more wait behind it rejects every op on every rank', async () => {
     const W = 3;
     const w = await worldWith({}, W);
