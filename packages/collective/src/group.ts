@@ -298,15 +298,7 @@ export class ProcessGroup extends EventEmitter implements OpHost, RingHost, Mesh
     const right = this.members[mod(this.rank + 1, this.world)]!;
     try {
       op.begin();
-      const waiting = this.early.get(seq);
-      if (waiting) {
-        this.early.delete(seq);
-        for (const e of waiting) {
-          if (op.settled) break;
-          this.mesh.unstashed(e.link, e.payload.length);
-          this.mesh.deliver(e.link, () => applyEarly({ op, t: op.accept(e.link.peer, e.h) }, e));
-        }
-      }
+      if (!op.takesEarly) this.applyEarlyFrames(op);
       op.check();
       for (const peer of [left, right]) {
         if (!op.settled && this.mesh.link(peer).closed && op.needs(peer)) {
@@ -322,7 +314,7 @@ export class ProcessGroup extends EventEmitter implements OpHost, RingHost, Mesh
   /** @internal Where the payload of a frame goes; null: keep it until its op starts. */
   route(link: Link, h: FrameHeader): Route {
     const op = this.active.get(h.seq);
-    if (op) return { op, t: op.accept(link.peer, h) };
+    if (op) return op.receiving === false ? null : { op, t: op.accept(link.peer, h) };
     const ahead = (h.seq - this.nextSeq) >>> 0;
     if (ahead >= MAX_SEQ_AHEAD) {
       throw new FrameDefect(`unexpected sequence number ${h.seq} for group 0x${this.id.toString(16)} (next op here is seq ${this.nextSeq}; older ops are finished)`);
@@ -334,7 +326,7 @@ export class ProcessGroup extends EventEmitter implements OpHost, RingHost, Mesh
   stash(e: Early): void {
     // The op may have started while the payload was arriving.
     const op = this.active.get(e.h.seq);
-    if (op) {
+    if (op && op.receiving !== false) {
       applyEarly({ op, t: op.accept(e.link.peer, e.h) }, e);
       return;
     }
@@ -366,9 +358,29 @@ export class ProcessGroup extends EventEmitter implements OpHost, RingHost, Mesh
     return this.mesh.world;
   }
 
-  /** @internal */
-  hasEarly(seq: number): boolean {
-    return this.early.has(seq);
+  /** @internal Apply the frames of op's seq that arrived before it (in arrival order). */
+  applyEarlyFrames(op: RunningOp): void {
+    const waiting = this.early.get(op.seq);
+    if (!waiting) return;
+    this.early.delete(op.seq);
+    for (const e of waiting) {
+      if (op.settled) break;
+      this.mesh.unstashed(e.link, e.payload.length);
+      this.mesh.deliver(e.link, () => applyEarly({ op, t: op.accept(e.link.peer, e.h) }, e));
+    }
+  }
+
+  /** @internal The frames of seq that arrived before its op began, if any. */
+  peekEarly(seq: number): readonly Early[] | undefined {
+    return this.early.get(seq);
+  }
+
+  /** @internal Remove them (the native ring applies them itself). */
+  takeEarly(seq: number): void {
+    const waiting = this.early.get(seq);
+    if (!waiting) return;
+    this.early.delete(seq);
+    for (const e of waiting) this.mesh.unstashed(e.link, e.payload.length);
   }
 
   /** @internal */

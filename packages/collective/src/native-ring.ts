@@ -1,7 +1,8 @@
 import { loadNative, type NativeKernels, type RingResult } from '@mtl/native';
 import { CollectiveError, FrameDefect } from './errors';
-import { HEADER_BYTES, OP_NAMES, OpKind, type FrameHeader } from './frame';
+import { HEADER_BYTES, OP_NAMES, OpKind, writeHeader, type FrameHeader } from './frame';
 import type { Link } from './link';
+import type { Early } from './mesh';
 import { AllReduceOp, type OpHost, type RunningOp } from './ops';
 import type { Target } from './reduce';
 import { mod } from './segments';
@@ -35,7 +36,8 @@ import { mod } from './segments';
  * and small ones go on meanwhile on the JS path: their writes to the leased
  * link wait and their frames from it are handed back. An op runs on the JS
  * path instead when the addon or Linux is missing, the socket is TLS, the
- * buffer is small, the wait runs out, or frames for it arrived early.
+ * buffer is small, or the wait runs out. Frames that arrived before the op
+ * began are handed to the thread, which applies them first.
  * `MTL_NATIVE_RING=0` turns the native ring off; `MTL_NATIVE_RING_MIN` sets the
  * smallest buffer (bytes, default 256 KiB) that uses it.
  */
@@ -70,8 +72,11 @@ export interface RingHost extends OpHost {
   /** This rank's world rank and the world size. */
   readonly worldRank: number;
   readonly worldSize: number;
-  /** Frames for that op arrived before it started (stashed). */
-  hasEarly(seq: number): boolean;
+  /** Apply the frames of op's seq that arrived before it began (the JS path). */
+  applyEarlyFrames(op: RunningOp): void;
+  /** Those frames, if any; takeEarly removes them (the native ring applies them itself). */
+  peekEarly(seq: number): readonly Early[] | undefined;
+  takeEarly(seq: number): void;
   /** Another op of this group is in flight. */
   othersActive(seq: number): boolean;
   /** The mesh's failure, if it has failed. */
@@ -82,6 +87,17 @@ export interface RingHost extends OpHost {
   countNative(): void;
   /** The link broke under the op; `send` waits briefly for the close that names the real cause. */
   lost(link: Link, text: string, send: boolean): void;
+}
+
+/** Early frames as the native ring takes them: each 32-byte header, then its payload. */
+function preFrames(early: readonly Early[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const e of early) {
+    const hb = Buffer.alloc(HEADER_BYTES);
+    writeHeader(hb, e.h);
+    parts.push(hb, e.payload);
+  }
+  return Buffer.concat(parts);
 }
 
 /** One per mesh: at most one op on the native ring at a time, the rest wait in issue order. */
@@ -120,6 +136,7 @@ export class RingLane {
  */
 export class RingAllReduceOp implements RunningOp {
   readonly promise: Promise<void>;
+  readonly takesEarly = true;
   private resolve!: () => void;
   private reject!: (e: unknown) => void;
   private done = false;
@@ -154,6 +171,11 @@ export class RingAllReduceOp implements RunningOp {
 
   get name(): string {
     return `allReduce seq ${this.seq}`;
+  }
+
+  /** Until it launches, frames for it are kept aside (and then applied by the path it takes). */
+  get receiving(): boolean {
+    return this.js !== null || this.launched || this.done;
   }
 
   get settled(): boolean {
@@ -232,6 +254,7 @@ export class RingAllReduceOp implements RunningOp {
       (e: unknown) => this.reject(e),
     );
     op.begin();
+    this.host.applyEarlyFrames(op);
     op.check();
   }
 
@@ -239,9 +262,13 @@ export class RingAllReduceOp implements RunningOp {
   private startNative(): 'started' | 'busy' | 'no' {
     const { host } = this;
     const ring = host.lane.ring;
-    if (!ring || host.hasEarly(this.seq) || host.failure()) return 'no';
+    if (!ring || host.failure()) return 'no';
     const prev = host.link(this.left);
     const next = host.link(this.right);
+    // Frames that came before the op began go to the thread too, if they came from the left
+    // (from anywhere else they are a defect, which the JS path reports).
+    const early = host.peekEarly(this.seq);
+    if (early?.some((e) => e.link !== prev)) return 'no';
     const prevFd = prev.ringFd;
     const nextFd = next.ringFd;
     if (prevFd < 0 || nextFd < 0) return 'no';
@@ -274,6 +301,7 @@ export class RingAllReduceOp implements RunningOp {
           worldMask: host.worldSize >= 32 ? 0xffffffff : ((1 << host.worldSize) - 1) >>> 0,
           pairMask: ((1 << host.worldRank) | (1 << this.left)) >>> 0,
           seqLow: this.seq,
+          pre: early ? preFrames(early) : null,
         },
         this.buf,
         (r) => this.finished(r),
@@ -283,6 +311,7 @@ export class RingAllReduceOp implements RunningOp {
       prev.endReadLease(null);
       return 'no';
     }
+    if (early) host.takeEarly(this.seq);
     this.launched = true;
     host.lane.running = this;
     return 'started';
@@ -313,7 +342,7 @@ export class RingAllReduceOp implements RunningOp {
         const broken = prev.closing ? prev : next;
         host.lost(broken, `the link was terminated during ${this.name}`, false);
         this.settle(host.failure()?.error ?? new CollectiveError(`${this.name} was cancelled`));
-      } else if (r.status === 'defect') host.defect(prev, `${r.message} (${this.name})`);
+      } else if (r.status === 'defect') host.defect(prev, this.defectText!);
       else if (r.status === 'next-error') host.lost(next, `${r.message} during ${this.name}`, true);
       else host.lost(prev, `${r.message} during ${this.name}`, r.status === 'prev-closed' || r.status === 'prev-error' || r.status === 'handback');
     }
@@ -329,11 +358,6 @@ export class RingAllReduceOp implements RunningOp {
 
   accept(from: number, h: FrameHeader): Target {
     if (this.js) return this.js.accept(from, h);
-    if ((this.queued || this.waiting) && !this.launched) {
-      // Frames for it are here before it launched: run it on the JS path, which keeps them.
-      this.startJs();
-      return this.js!.accept(from, h);
-    }
     if (this.defectText !== null) throw new FrameDefect(this.defectText);
     throw new FrameDefect(`unexpected sender for ${this.name}: only rank ${this.left} sends to this rank`);
   }

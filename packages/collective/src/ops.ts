@@ -22,6 +22,10 @@ export interface OpHost {
 /** An op of any result type, as its group tracks it. */
 export interface RunningOp {
   readonly seq: number;
+  /** The op applies frames that arrived before it began itself (else its group does, at once). */
+  readonly takesEarly?: boolean;
+  /** False while such an op has not launched: its frames are kept aside like early ones. */
+  readonly receiving?: boolean;
   readonly name: string;
   readonly settled: boolean;
   readonly promise: Promise<unknown>;

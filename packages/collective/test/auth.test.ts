@@ -57,13 +57,13 @@ describe('peer authentication', () => {
 
   it('refuses a peer of another run (runId is authenticated too)', async () => {
     const ls = await listeners(2);
-    const results = await Promise.allSettled(connectAll(ls, { runIds: ['run-A', 'run-B'], timeoutMs: 1000 }));
+    const results = await Promise.allSettled(connectAll(ls, { runIds: ['run-A', 'run-B'], timeoutMs: 3000 }));
     const dialler = (results[0] as PromiseRejectedResult).reason as CollectiveError;
     expect(dialler).toBeInstanceOf(CollectiveError);
     expect(dialler.peer).toBe(1);
     expect(dialler.message).toMatch(/wrong run: dialler is in run "run-A", this worker is in run "run-B"/);
     const listenerSide = (results[1] as PromiseRejectedResult).reason as CollectiveError;
-    expect(listenerSide.message).toMatch(/timed out after 1000 ms waiting for peer 0 \(127\.0\.0\.1:\d+\).*wrong run/);
+    expect(listenerSide.message).toMatch(/timed out after 3000 ms waiting for peer 0 \(127\.0\.0\.1:\d+\).*wrong run/);
     expect(listenerSide.peer).toBe(0);
     await Promise.all(ls.map((l) => l.close()));
   });

@@ -121,6 +121,19 @@ for (const path of ['js', 'native'] as const) describe.skipIf(path === 'native' 
     });
   }
 
+  it('a defective frame kept aside before its op began fails that op with the same error', async () => {
+    const s = await setup();
+    // Well-formed enough to be kept for seq 0, but step 7 does not exist in a 2-rank all-reduce.
+    s.rogue.ws.send(frame(header({ step: 7 }), 16));
+    s.rogue.ws.send(frame(header(), 16));
+    await new Promise((r) => setTimeout(r, 50));
+    const err = (await s.group.allReduce(new Float32Array(8)).catch((e: unknown) => e)) as CollectiveError;
+    expect(err).toBeInstanceOf(CollectiveError);
+    expect(err.peer).toBe(0);
+    expect(err.message).toMatch(/malformed frame from peer 0 \(127\.0\.0\.1:1\): step 7 out of range \(allReduce seq 0\)/);
+    expect((await s.rogue.closed).code).toBe(CloseCode.BadFrame);
+  });
+
   it('a malformed frame arriving before any op still fails the next op', async () => {
     const s = await setup();
     s.rogue.ws.send(frame(header({ magic: 1 }), 16));
@@ -184,7 +197,7 @@ for (const path of ['js', 'native'] as const) describe.skipIf(path === 'native' 
     await op1;
     expect(Array.from(buf1)).toEqual([8, 8, 8, 8, 9, 9, 9, 9]);
     expect(pongs).toBe(1);
-    // Op 0 may run natively; op 1 had an early frame, so it runs on the JS path.
-    expect(s.group.stats.nativeOps).toBe(path === 'native' ? 1 : 0);
+    // On the native path both run natively: op 1's early frame is handed to the thread.
+    expect(s.group.stats.nativeOps).toBe(path === 'native' ? 2 : 0);
   });
 });

@@ -366,6 +366,7 @@ napi_value GetSockOpt(napi_env env, napi_callback_info info) {
 struct RingWork {
   napi_threadsafe_function tsfn = nullptr;
   napi_ref buf_ref = nullptr;
+  napi_ref pre_ref = nullptr;
   mtl::RingSpec spec;
   mtl::RingResult result;
   std::atomic<bool> cancelled{false};
@@ -474,6 +475,7 @@ void RingComplete(napi_env env, napi_value cb, void*, void* data) {
   set_num(env, res, "payloadReceived", static_cast<double>(r.payload_received));
   napi_get_global(env, &global);
   napi_delete_reference(env, w->buf_ref);
+  if (w->pre_ref != nullptr) napi_delete_reference(env, w->pre_ref);
   delete w;
   napi_call_function(env, global, cb, 1, &res, nullptr);
   napi_close_handle_scope(env, scope);
@@ -488,7 +490,9 @@ uint32_t get_u32(napi_env env, const Args& a, size_t i, const char* fn, const ch
 #endif
 
 // ringAllReduce(prevFd, nextFd, prevMasked, nextMasked, n, i, chunkElems, kind, group, seq,
-//               maxFrame, maxRest, buf, callback, worldMask, pairMask, seqLow) -> op id.
+//               maxFrame, maxRest, buf, callback, worldMask, pairMask, seqLow, pre) -> op id.
+// pre: a Buffer of frames of this op that arrived before it began (32-byte header + payload
+// each), or null.
 // The sockets are duplicated, so the op never writes to a descriptor number that JS has since
 // closed and reused; buf is referenced until the callback, which gets
 // { status, message, rest: Buffer | null, framesSent, payloadSent, framesReceived, payloadReceived }.
@@ -514,6 +518,17 @@ napi_value RingAllReduce(napi_env env, napi_callback_info info) {
     const uint32_t world_mask = get_u32(env, a, 14, fn, "worldMask");
     const uint32_t pair_mask = get_u32(env, a, 15, fn, "pairMask");
     const uint32_t seq_low = get_u32(env, a, 16, fn, "seqLow");
+    const uint8_t* pre = nullptr;
+    size_t pre_bytes = 0;
+    const napi_valuetype pre_type = type_of(env, a, 17);
+    if (pre_type != napi_undefined && pre_type != napi_null) {
+      bool is_buf = false;
+      check(env, napi_is_buffer(env, a.v[17], &is_buf), "napi_is_buffer");
+      if (!is_buf) throw_type(env, prefix(fn, "pre") + " must be a Buffer or null");
+      void* data = nullptr;
+      check(env, napi_get_buffer_info(env, a.v[17], &data, &pre_bytes), "napi_get_buffer_info");
+      pre = static_cast<const uint8_t*>(data);
+    }
     if (n < 2 || n > 32 || i >= n) throw_range(env, std::string(fn) + ": need 2 <= n <= 32 and i < n");
     if (ce == 0 || kind < 1 || kind > 255) throw_range(env, std::string(fn) + ": bad chunkElems or kind");
     if (buf.len > 0xffffffffu) throw_range(env, prefix(fn, "buf") + " is too long");
@@ -531,6 +546,8 @@ napi_value RingAllReduce(napi_env env, napi_callback_info info) {
     s.seq = seq;
     s.cancelled = &w->cancelled;
     s.seq_low = seq_low;
+    s.pre = pre;
+    s.pre_bytes = pre_bytes;
     s.world_mask = world_mask;
     s.pair_mask = pair_mask;
     s.max_frame = static_cast<uint64_t>(max_frame);
@@ -552,6 +569,7 @@ napi_value RingAllReduce(napi_env env, napi_callback_info info) {
                                                nullptr, RingComplete, &w->tsfn),
           "threadsafe function");
     check(env, napi_create_reference(env, a.v[12], 1, &w->buf_ref), "reference");
+    if (pre != nullptr) check(env, napi_create_reference(env, a.v[17], 1, &w->pre_ref), "reference");
     {
       std::lock_guard<std::mutex> lock(g_ring_mu);
       w->id = g_ring_next++;

@@ -66,6 +66,8 @@ class Engine {
     if (scratch.size() < kScratch) scratch.resize(kScratch);
     scratch_ = scratch.data();
     reset_header();
+    apply_pre();
+    if (stopped_) return;
 
     write_some();
     while (!stopped_ && !done()) {
@@ -312,6 +314,60 @@ class Engine {
     mpos_ += k;
   }
 
+  // Validates a frame header of this op (group and seq already match) as AllReduceOp does;
+  // returns the defect ("" when none) and the element offset its payload goes to.
+  std::string check_own(const uint8_t* h, uint32_t bytes, size_t* off) const {
+    const uint8_t kind = h[5];
+    const uint16_t step = rd16(h + 6);
+    const uint32_t chunk = rd32(h + 16), total = rd32(h + 20), aux = rd32(h + 24);
+    const uint32_t n = s_.n;
+    const size_t ce = s_.chunk_elems;
+    const std::string at = " of step " + std::to_string(step);
+    if (kind != s_.kind) return "op kind mismatch: peer runs {kind:" + std::to_string(kind) + "}, this rank runs {op}";
+    if (total != s_.len)
+      return "element count mismatch in {op}: peer has " + std::to_string(total) + ", this rank has " + std::to_string(s_.len);
+    if (aux != 0) return "root mismatch in {op}: peer uses root " + std::to_string(aux) + ", this rank uses 0";
+    if (step >= steps_) return "step " + std::to_string(step) + " out of range ({op})";
+    const uint32_t seg = ring_mod(int64_t(s_.i) - 1 - step, n);
+    const size_t sl = seg_len(s_.len, n, seg);
+    if (chunk >= chunk_count(sl, ce))
+      return "chunk " + std::to_string(chunk) + " out of range for step " + std::to_string(step) + " ({op})";
+    if (seen_[size_t(step) * max_chunks_ + chunk]) return "duplicate chunk " + std::to_string(chunk) + at + " ({op})";
+    const size_t elems = chunk_len(sl, ce, chunk);
+    *off = seg_start(s_.len, n, seg) + size_t(chunk) * ce;
+    if (bytes != elems * 4)
+      return "payload of " + std::to_string(bytes) + " bytes, expected " + std::to_string(elems * 4) + " for chunk " +
+             std::to_string(chunk) + at + " ({op})";
+    return "";
+  }
+
+  // Frames of this op that arrived before it began (JS kept them aside): 32-byte header then
+  // payload, back to back. Applied as if just received, before anything is read.
+  void apply_pre() {
+    const uint8_t* p = s_.pre;
+    const uint8_t* end = s_.pre + s_.pre_bytes;
+    while (p != nullptr && p + kHeader <= end && !stopped_) {
+      const uint32_t bytes = rd32(p + 28);
+      if (uint64_t(end - p - kHeader) < bytes) return stop(RingStatus::kInternal, "truncated early frames");
+      size_t off = 0;
+      const std::string defect = check_own(p, bytes, &off);
+      if (!defect.empty()) return stop(RingStatus::kDefect, defect);
+      const uint16_t step = rd16(p + 6);
+      const uint32_t chunk = rd32(p + 16);
+      seen_[size_t(step) * max_chunks_ + chunk] = 1;
+      if (step < s_.n - 1) {
+        add_into(s_.buf + off, reinterpret_cast<const float*>(p + kHeader), bytes / 4);
+      } else if (bytes > 0) {
+        std::memcpy(s_.buf + off, p + kHeader, bytes);
+      }
+      step_ = step;
+      chunk_ = chunk;
+      dst_bytes_ = bytes;
+      frame_done();
+      p += kHeader + bytes;
+    }
+  }
+
   // A complete WebSocket header (and, for data frames, the 32-byte frame header) is in rh_.
   void header_done() {
     const uint8_t b0 = rh_[0];
@@ -369,38 +425,11 @@ class Engine {
       rneed_ = 2;
       return;
     }
-    const uint8_t kind = h[5];
+    size_t off = 0;
+    const std::string defect = check_own(h, bytes, &off);
     const uint16_t step = rd16(h + 6);
-    const uint32_t chunk = rd32(h + 16), total = rd32(h + 20), aux = rd32(h + 24);
-    std::string defect;
+    const uint32_t chunk = rd32(h + 16);
     const uint32_t n = s_.n;
-    const size_t ce = s_.chunk_elems;
-    size_t elems = 0, off = 0;
-    const std::string at = " of step " + std::to_string(step);
-    if (kind != s_.kind) {
-      defect = "op kind mismatch: peer runs {kind:" + std::to_string(kind) + "}, this rank runs {op}";
-    } else if (total != s_.len) {
-      defect = "element count mismatch in {op}: peer has " + std::to_string(total) + ", this rank has " + std::to_string(s_.len);
-    } else if (aux != 0) {
-      defect = "root mismatch in {op}: peer uses root " + std::to_string(aux) + ", this rank uses 0";
-    } else if (step >= steps_) {
-      defect = "step " + std::to_string(step) + " out of range ({op})";
-    } else {
-      const uint32_t seg = ring_mod(int64_t(s_.i) - 1 - step, n);
-      const size_t sl = seg_len(s_.len, n, seg);
-      if (chunk >= chunk_count(sl, ce)) {
-        defect = "chunk " + std::to_string(chunk) + " out of range for step " + std::to_string(step) + " ({op})";
-      } else if (seen_[size_t(step) * max_chunks_ + chunk]) {
-        defect = "duplicate chunk " + std::to_string(chunk) + at + " ({op})";
-      } else {
-        elems = chunk_len(sl, ce, chunk);
-        off = seg_start(s_.len, n, seg) + size_t(chunk) * ce;
-        if (bytes != elems * 4) {
-          defect = "payload of " + std::to_string(bytes) + " bytes, expected " + std::to_string(elems * 4) +
-                   " for chunk " + std::to_string(chunk) + at + " ({op})";
-        }
-      }
-    }
     if (!defect.empty()) {
       if (masked_ && !mask_zero_) for (size_t j = 0; j < kHeader; ++j) h[j] ^= mkey_[j & 3];
       return handback(RingStatus::kDefect, defect);

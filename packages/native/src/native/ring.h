@@ -41,6 +41,8 @@ struct RingSpec {
   uint32_t pair_mask = 0;   // bits of this rank and of the left neighbour (world ranks)
   uint64_t max_frame = 0;    // largest WebSocket payload accepted (larger frames go back to JS)
   uint64_t max_rest = 0;     // bytes of other traffic kept aside before giving up
+  const uint8_t* pre = nullptr;  // frames of this op received before it began: 32-byte frame
+  size_t pre_bytes = 0;          // header + payload each, back to back (validated here)
   int cancel_fd = -1;        // readable (eventfd) when the op must stop
   const std::atomic<bool>* cancelled = nullptr;  // set with it: checked between frames, since a
                                                  // busy stream may keep the loop away from poll
