@@ -141,7 +141,6 @@ export class RingAllReduceOp implements RunningOp {
   private reject!: (e: unknown) => void;
   private done = false;
   private js: AllReduceOp | null = null;
-  private queued = false;
   private launched = false;
   /** Native op id while the thread runs. */
   private nativeId = -1;
@@ -182,19 +181,13 @@ export class RingAllReduceOp implements RunningOp {
     return this.js ? this.js.settled : this.done;
   }
 
-  /** Which path the op took (tests, stats): 'native', 'js', or 'pending' before it launched. */
-  get path(): 'native' | 'js' | 'pending' {
-    return this.js ? 'js' : this.launched ? 'native' : 'pending';
-  }
 
   begin(): void {
-    this.queued = true;
     this.host.lane.start(this);
   }
 
   /** Called by the lane in issue order. */
   launch(): void {
-    this.queued = false;
     if (this.done || this.js) return;
     const r = this.startNative();
     if (r === 'started') return;
@@ -245,7 +238,6 @@ export class RingAllReduceOp implements RunningOp {
   private startJs(): void {
     if (this.js) return;
     this.stopWaiting(true);
-    this.queued = false;
     this.host.lane.drop(this);
     const op = new AllReduceOp(this.host, this.seq, this.buf);
     this.js = op;
@@ -300,7 +292,6 @@ export class RingAllReduceOp implements RunningOp {
           maxRest: MAX_REST_BYTES,
           worldMask: host.worldSize >= 32 ? 0xffffffff : ((1 << host.worldSize) - 1) >>> 0,
           pairMask: ((1 << host.worldRank) | (1 << this.left)) >>> 0,
-          seqLow: this.seq,
           pre: early ? preFrames(early) : null,
         },
         this.buf,

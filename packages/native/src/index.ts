@@ -114,8 +114,6 @@ export interface RingSpec {
    */
   worldMask: number;
   pairMask: number;
-  /** Lowest sequence number of the group still in flight (frames of ops from there on are kept aside). */
-  seqLow: number;
   /**
    * Frames of this op that arrived from the left before it began (the 32-byte frame header, then
    * the payload, back to back), applied first as if just received; validated like any other.
@@ -211,7 +209,6 @@ interface RawBinding {
     cb: (r: RawRingResult) => void,
     worldMask: number,
     pairMask: number,
-    seqLow: number,
     pre: Buffer | null,
   ): number;
   ringCancel?(id: number): boolean;
@@ -238,7 +235,7 @@ function wrap(raw: RawBinding): NativeKernels {
           ringAllReduce: (s: RingSpec, buf: Float32Array, done: (r: RingResult) => void) =>
             raw.ringAllReduce!(s.prevFd, s.nextFd, s.prevMasked, s.nextMasked, s.n, s.i, s.chunkElems, s.kind, s.group, s.seq, s.maxFrame, s.maxRest, buf, (r) =>
               done({ ...r, status: RING_STATUS[r.status] ?? 'internal' }),
-            s.worldMask, s.pairMask, s.seqLow, s.pre ?? null),
+            s.worldMask, s.pairMask, s.pre ?? null),
           ringCancel: (id: number) => raw.ringCancel!(id),
         }
       : {}),

@@ -490,7 +490,7 @@ uint32_t get_u32(napi_env env, const Args& a, size_t i, const char* fn, const ch
 #endif
 
 // ringAllReduce(prevFd, nextFd, prevMasked, nextMasked, n, i, chunkElems, kind, group, seq,
-//               maxFrame, maxRest, buf, callback, worldMask, pairMask, seqLow, pre) -> op id.
+//               maxFrame, maxRest, buf, callback, worldMask, pairMask, pre) -> op id.
 // pre: a Buffer of frames of this op that arrived before it began (32-byte header + payload
 // each), or null.
 // The sockets are duplicated, so the op never writes to a descriptor number that JS has since
@@ -517,16 +517,15 @@ napi_value RingAllReduce(napi_env env, napi_callback_info info) {
     if (type_of(env, a, 13) != napi_function) throw_type(env, prefix(fn, "callback") + " must be a function");
     const uint32_t world_mask = get_u32(env, a, 14, fn, "worldMask");
     const uint32_t pair_mask = get_u32(env, a, 15, fn, "pairMask");
-    const uint32_t seq_low = get_u32(env, a, 16, fn, "seqLow");
     const uint8_t* pre = nullptr;
     size_t pre_bytes = 0;
-    const napi_valuetype pre_type = type_of(env, a, 17);
+    const napi_valuetype pre_type = type_of(env, a, 16);
     if (pre_type != napi_undefined && pre_type != napi_null) {
       bool is_buf = false;
-      check(env, napi_is_buffer(env, a.v[17], &is_buf), "napi_is_buffer");
+      check(env, napi_is_buffer(env, a.v[16], &is_buf), "napi_is_buffer");
       if (!is_buf) throw_type(env, prefix(fn, "pre") + " must be a Buffer or null");
       void* data = nullptr;
-      check(env, napi_get_buffer_info(env, a.v[17], &data, &pre_bytes), "napi_get_buffer_info");
+      check(env, napi_get_buffer_info(env, a.v[16], &data, &pre_bytes), "napi_get_buffer_info");
       pre = static_cast<const uint8_t*>(data);
     }
     if (n < 2 || n > 32 || i >= n) throw_range(env, std::string(fn) + ": need 2 <= n <= 32 and i < n");
@@ -545,7 +544,6 @@ napi_value RingAllReduce(napi_env env, napi_callback_info info) {
     s.group = group;
     s.seq = seq;
     s.cancelled = &w->cancelled;
-    s.seq_low = seq_low;
     s.pre = pre;
     s.pre_bytes = pre_bytes;
     s.world_mask = world_mask;
@@ -569,7 +567,7 @@ napi_value RingAllReduce(napi_env env, napi_callback_info info) {
                                                nullptr, RingComplete, &w->tsfn),
           "threadsafe function");
     check(env, napi_create_reference(env, a.v[12], 1, &w->buf_ref), "reference");
-    if (pre != nullptr) check(env, napi_create_reference(env, a.v[17], 1, &w->pre_ref), "reference");
+    if (pre != nullptr) check(env, napi_create_reference(env, a.v[16], 1, &w->pre_ref), "reference");
     {
       std::lock_guard<std::mutex> lock(g_ring_mu);
       w->id = g_ring_next++;

@@ -160,7 +160,6 @@ class Engine {
 
   // Cancelled: stop where the streams stay parseable, then report.
   void cancel() {
-    sendq_.clear();
     wind_down(true, true);
     stopped_ = false;  // an error while winding down is moot: the op is cancelled either way
     stop(RingStatus::kCancelled, "cancelled");
@@ -368,6 +367,21 @@ class Engine {
     }
   }
 
+  // XORs the 32-byte frame header with the mask key: unmasks it, or (again) restores the raw
+  // bytes before they go back to JS, which unmasks them itself.
+  void flip_header_mask(uint8_t* h) {
+    if (masked_ && !mask_zero_) for (size_t j = 0; j < kHeader; ++j) h[j] ^= mkey_[j & 3];
+  }
+
+  // Keeps the header read so far in rest and streams the frame's `payload` bytes after it.
+  void keep_frame(uint64_t payload) {
+    keep(rh_, rfill_);
+    remaining_ = payload;
+    phase_ = payload > 0 ? Phase::kForeign : Phase::kHeader;
+    rfill_ = 0;
+    rneed_ = 2;
+  }
+
   // A complete WebSocket header (and, for data frames, the 32-byte frame header) is in rh_.
   void header_done() {
     const uint8_t b0 = rh_[0];
@@ -385,45 +399,32 @@ class Engine {
       if (control && (opcode == 9 || opcode == 10) && fin && (b0 & 0x70) == 0 && flen_ <= 125 &&
           masked_ == s_.prev_masked) {
         // Ping / pong: JS answers it after the op; keep it in stream order.
-        keep(rh_, rfill_);
-        remaining_ = flen_;
-        phase_ = flen_ > 0 ? Phase::kForeign : Phase::kHeader;
-        rfill_ = 0;
-        rneed_ = 2;
-        return;
+        return keep_frame(flen_);
       }
       return handback(RingStatus::kHandback, opcode == 8 ? "the left neighbour sent a close frame"
                                                          : "a frame the native ring does not handle");
     }
     // Data frame with its 'MTLC' header.
     uint8_t* h = rh_ + ws_len_;
-    if (masked_ && !mask_zero_) {
-      for (size_t j = 0; j < kHeader; ++j) h[j] ^= mkey_[j & 3];
-    }
+    flip_header_mask(h);
     mpos_ = kHeader;
     const uint32_t bytes = rd32(h + 28);
     const bool sane = rd32(h) == kMagic && h[4] == kVersion && h[5] >= 1 && h[5] <= 4 &&
                       uint64_t(bytes) == flen_ - kHeader && bytes % 4 == 0;
     const uint32_t group = rd32(h + 8), seq = rd32(h + 12);
     if (!sane) {
-      if (masked_ && !mask_zero_) for (size_t j = 0; j < kHeader; ++j) h[j] ^= mkey_[j & 3];  // JS re-unmasks
+      flip_header_mask(h);
       return handback(RingStatus::kHandback, "a malformed frame header");
     }
     if (group != s_.group || seq != s_.seq) {
       // Another op's frame (a later op of this group, another group): keep it for JS, raw, if it
       // could be legitimate (JS's own routing rules: a group within the world holding both ranks,
       // a later sequence number of this group within the window); else stop and let JS fail it.
-      if (masked_ && !mask_zero_) for (size_t j = 0; j < kHeader; ++j) h[j] ^= mkey_[j & 3];
-      const uint32_t from_low = seq - s_.seq_low, span = s_.seq - s_.seq_low;
+      flip_header_mask(h);
       const bool plausible = (group & ~s_.world_mask) == 0 && (group & s_.pair_mask) == s_.pair_mask &&
-                             (group != s_.group || from_low < span + 1024u);
+                             (group != s_.group || seq - s_.seq < 1024u);
       if (!plausible) return handback(RingStatus::kHandback, "a frame for an unknown group or sequence");
-      keep(rh_, rfill_);
-      remaining_ = bytes;
-      phase_ = bytes > 0 ? Phase::kForeign : Phase::kHeader;
-      rfill_ = 0;
-      rneed_ = 2;
-      return;
+      return keep_frame(bytes);
     }
     size_t off = 0;
     const std::string defect = check_own(h, bytes, &off);
@@ -431,7 +432,7 @@ class Engine {
     const uint32_t chunk = rd32(h + 16);
     const uint32_t n = s_.n;
     if (!defect.empty()) {
-      if (masked_ && !mask_zero_) for (size_t j = 0; j < kHeader; ++j) h[j] ^= mkey_[j & 3];
+      flip_header_mask(h);
       return handback(RingStatus::kDefect, defect);
     }
     seen_[size_t(step) * max_chunks_ + chunk] = 1;

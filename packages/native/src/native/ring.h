@@ -9,8 +9,8 @@
 // Bytes read from the left neighbour that are not this op's frames are returned untouched in
 // `rest`, in stream order, for the JS endpoint to parse: rest followed by what is still in the
 // socket is exactly the byte stream the JS side would have seen, minus this op's frames. Frames
-// that may belong to another op (a group holding both ranks; an op of this group in flight since
-// seq_low, or at most 1024 ahead) and pings are kept aside and the op goes on; anything else (a close frame, a text
+// that may belong to another op (a group holding both ranks; a later op of this group, at most
+// 1024 ahead) and pings are kept aside and the op goes on; anything else (a close frame, a text
 // frame, a malformed or implausible frame) stops the op right there and is left to JS, which
 // raises the same error it always does. Defects in this op's own frames are reported with the
 // JS op's wording; "{op}" and "{kind:N}" in the message stand for the op's and kind N's names.
@@ -36,7 +36,6 @@ struct RingSpec {
   uint8_t kind = 1;          // OpKind carried in headers
   uint32_t group = 0;
   uint32_t seq = 0;
-  uint32_t seq_low = 0;      // lowest sequence number of this group still in flight here (<= seq)
   uint32_t world_mask = 0;  // bit r set for every world rank r
   uint32_t pair_mask = 0;   // bits of this rank and of the left neighbour (world ranks)
   uint64_t max_frame = 0;    // largest WebSocket payload accepted (larger frames go back to JS)
