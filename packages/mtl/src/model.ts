@@ -152,19 +152,22 @@ export class MtlModel {
    * Same value as lossAndGrad up to float rounding. The ranges and their order depend on the model
    * only, never on the batch (an empty batch reports the same ranges, zero-filled), so every rank
    * issues the same sequence of collectives; architectures that are not `sequential` report the
-   * whole vector once.
+   * whole vector once. `onLossSums`, when given, receives the per-task loss sums once, before the
+   * first range (so a caller can reduce them together with the first gradient bucket).
    */
   async lossAndGradStaged(
     batch: Batch,
     taskWeights: Record<string, number>,
     gradOut: Float32Array,
     onReady: (offset: number, size: number) => void,
+    onLossSums?: (lossSums: Record<string, number>) => void,
   ): Promise<{ lossSums: Record<string, number>; counts: Record<string, number> }> {
     this.alive();
     if (gradOut.length !== this.numParams) throw new Error(`lossAndGradStaged: gradOut has length ${gradOut.length}, expected ${this.numParams}`);
     const trunkLayers = this.trunkLayers;
     if (!this.arch.sequential || trunkLayers.length === 0) {
       const r = this.lossAndGrad(batch, taskWeights, gradOut);
+      onLossSums?.(r.lossSums);
       onReady(0, this.numParams);
       return r;
     }
@@ -175,6 +178,7 @@ export class MtlModel {
     let nextRange = 0;
     const reportNext = () => onReady(...ranges[nextRange++]);
     if (batch.n === 0 || items.length === 0) {
+      onLossSums?.(lossSums);
       for (const [o, s] of ranges) onReady(o, s);
       return { lossSums, counts };
     }
@@ -235,6 +239,7 @@ export class MtlModel {
         kept.forEach((t) => t.dispose());
         items.forEach((it, q) => (lossSums[it.task.name] = sums[q]));
       }
+      onLossSums?.(lossSums);
       reportNext();
       await turn();
       for (let l = trunkLayers.length - 1; l >= 0; l--) {

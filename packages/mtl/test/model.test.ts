@@ -305,4 +305,25 @@ describe('lossAndGradStaged (layer-by-layer backward for overlapping communicati
     expect(maxAbs(g)).toBe(0);
     m.dispose();
   });
+
+  it('hands the loss sums over once, before the first range, on every path (staged, empty batch, whole-vector fallback)', async () => {
+    for (const spec of [tiny, { ...tiny, trunk: [] as number[] }]) {
+      const m = MtlModel.create(spec, 5);
+      const w = { reg: 1, bin: 1, cls: 1 };
+      for (const n of [6, 0]) {
+        const events: string[] = [];
+        let seen: Record<string, number> | undefined;
+        const r = await m.lossAndGradStaged(makeBatch(spec, n, 2), w, new Float32Array(m.numParams), () => events.push('range'), (sums) => {
+          events.push('losses');
+          seen = { ...sums };
+        });
+        expect(events[0]).toBe('losses');
+        expect(events.filter((e) => e === 'losses')).toHaveLength(1);
+        expect(events.length).toBeGreaterThan(1);
+        expect(seen).toEqual(r.lossSums);
+        if (n > 0) expect(Object.values(seen!).some((v) => v > 0)).toBe(true);
+      }
+      m.dispose();
+    }
+  });
 });

@@ -4,6 +4,7 @@ import { MtlModel, createAggregator, createOptimizer, flopsPerExample, paramChec
 import { modelSpecOf, type RunConfig } from '@mtl/protocol';
 import { verifyReplicas } from './checksum';
 import { evaluate } from './evaluate';
+import { GradientBuckets, bucketMinElems } from './gradient-buckets';
 import { InFlight } from './in-flight';
 import { Trainer, type StepOutcome, type TrainerInfo } from './trainer';
 
@@ -24,6 +25,7 @@ export class DistributedTrainer extends Trainer {
   private readonly reduceBuf: Float32Array;
   private readonly countBuf: Float32Array;
   private readonly weights: Record<string, number> = {};
+  private readonly bucketMin = bucketMinElems();
   private batch?: Batch;
 
   constructor(
@@ -93,30 +95,49 @@ export class DistributedTrainer extends Trainer {
     // pass has produced it, while the layers below are still being differentiated; and each
     // bucket's parameters are updated as soon as its sum is in, while later buckets are still on
     // the wire (the update is element-wise, so this is bit-identical to one update at the end).
+    // Layers smaller than the bucket minimum join the next one; the loss sums (after the gradient
+    // in reduceBuf) ride with the first bucket.
     const inFlight = new InFlight();
     let updateMs = 0;
-    const start = (buf: Float32Array, offset?: number) => {
-      let op = this.group.allReduce(buf);
-      if (offset !== undefined) {
+    const start = (offset: number, size: number) => {
+      let op = this.group.allReduce(this.reduceBuf.subarray(offset, offset + size));
+      const end = Math.min(offset + size, P);
+      if (offset < end) {
         op = op.then(() => {
           const u = performance.now();
-          this.optimizer.stepRange(this.params, grad, offset, buf.length);
+          this.optimizer.stepRange(this.params, grad, offset, end - offset);
           updateMs += performance.now() - u;
         });
       }
       inFlight.add(op);
     };
-    // MTL_GRAD_BUCKETS=0: one all-reduce of the whole gradient after the backward pass (for A/B runs).
-    const { lossSums } =
-      process.env.MTL_GRAD_BUCKETS === '0'
-        ? (() => {
-            const r = this.model.lossAndGrad(batch, this.weights, grad);
-            start(grad, 0);
-            return r;
-          })()
-        : await this.model.lossAndGradStaged(batch, this.weights, grad, (offset, size) => start(grad.subarray(offset, offset + size), offset));
-    for (let k = 0; k < T; k++) this.reduceBuf[P + k] = lossSums[this.tasks[k]!.name] ?? 0;
-    start(this.reduceBuf.subarray(P));
+    const putLossSums = (sums: Record<string, number>) => {
+      for (let k = 0; k < T; k++) this.reduceBuf[P + k] = sums[this.tasks[k]!.name] ?? 0;
+    };
+    if (process.env.MTL_GRAD_BUCKETS === '0') {
+      // One all-reduce of the whole gradient and the loss sums after the backward pass (for A/B runs).
+      putLossSums(this.model.lossAndGrad(batch, this.weights, grad).lossSums);
+      start(0, P + T);
+    } else {
+      const buckets = new GradientBuckets(this.bucketMin, start);
+      let lossesIn = false;
+      const { lossSums } = await this.model.lossAndGradStaged(
+        batch,
+        this.weights,
+        grad,
+        (offset, size) => buckets.ready(offset, size),
+        (sums) => {
+          putLossSums(sums);
+          buckets.ready(P, T);
+          lossesIn = true;
+        },
+      );
+      buckets.flush();
+      if (!lossesIn) {
+        putLossSums(lossSums);
+        start(P, T);
+      }
+    }
     const t3 = performance.now();
     const updateBeforeWait = updateMs;
     await inFlight.done();
