@@ -65,6 +65,12 @@ describe('mtl bench --quick', () => {
     for (const k of ['overheadRatio', 'scaling', 'gemmBoundSamplesPerSec', 'endToEndFraction', 'vsDdp']) expect(t).toHaveProperty(k);
     expect(typeof t.overheadRatio).toBe('number');
     expect(typeof t.scaling).toBe('number');
+    // The two-process limit: two W=1 clusters that stepped at the same time.
+    const pair = t.w1Pair as Json;
+    expect(isNote(pair), JSON.stringify(pair)).toBe(false);
+    for (const k of ['samplesPerSec', 'overlapSec', 'stepsInOverlap', 'perRunSamplesPerSec', 'command']) expect(pair).toHaveProperty(k);
+    expect(pair.overlapSec as number).toBeGreaterThan(0);
+    expect(typeof t.twoProcessCeiling).toBe('number');
 
     const m = b.memory as Json;
     for (const k of ['tensorsFirst', 'tensorsLast', 'tensorsFlat', 'workers']) expect(m).toHaveProperty(k);

@@ -89,6 +89,8 @@ export function renderReport(r: BenchReport): string {
     }
   }
   out.push(`  overhead W=1 vs plain: ${f(r.training.overheadRatio, 3)}x; scaling W=2/W=1: ${f(r.training.scaling)}x; GEMM-bound limit ${f(r.training.gemmBoundSamplesPerSec, 0)} samples/s, W=2 reaches ${f((r.training.endToEndFraction ?? NaN) * 100, 1)}%`);
+  if (!isNote(r.training.w1Pair) && r.training.twoProcessCeiling !== null)
+    out.push(`  two independent W=1 clusters at once: ${f(r.training.w1Pair.samplesPerSec, 0)} samples/s = ${f(r.training.twoProcessCeiling)}x W=1 (no communication: the most two processes reach here)`);
   // The machine's own two-core speed-up on the same products: context for the scaling target.
   if (!isNote(r.compute.gemmAllCores) && !isNote(r.compute.gemmOneCore) && r.compute.gemmOneCore.gflops > 0) {
     out.push(`  numpy GEMM all cores / one core: ${f(r.compute.gemmAllCores.gflops / r.compute.gemmOneCore.gflops)}x (the machine's own parallel speed-up on these products)`);

@@ -74,10 +74,28 @@ export interface ClusterRun {
   /** How matrix products ran in the workers (from summary.json). */
   kernels?: string;
   command: string;
+  /** Wall-clock seconds of each measured step's end (for runs measured side by side; not in the report). */
+  stepEnds?: number[];
+}
+
+/**
+ * Two independent single-worker clusters run at the same time: no communication at all, so their
+ * combined samples/s over the time both were stepping is the most any two-process data-parallel
+ * run can reach on this machine (two compute-bound processes share its caches, memory bandwidth and
+ * the cores with the coordinators).
+ */
+export interface ClusterPair {
+  runs: [ClusterRun, ClusterRun];
+  /** seconds both were stepping */
+  overlapSec: number;
+  stepsInOverlap: [number, number];
+  /** sum of both runs' samples/s over the overlap */
+  samplesPerSec: number;
 }
 
 interface TrainLine {
   type: 'train';
+  /** seconds since trainStartedAt */
   step: number;
   time: number;
   computeMs: number;
@@ -182,6 +200,8 @@ export async function runCluster(o: ClusterRunOptions): Promise<ClusterRun> {
   };
   split.otherMs = Math.max(0, stepMs - split.computeMs - split.commMs - split.updateMs);
   const samplesPerSec = globalBatch / (stepMs / 1000);
+  const started = summary.trainStartedAt ? Date.parse(summary.trainStartedAt) / 1000 : NaN;
+  const stepEnds = Number.isFinite(started) ? steady.map((l) => started + l.time) : [];
   const tensors = steady.map((l) => l.tensors);
   const memory: MemoryReport = {
     steps: train.length,
@@ -214,8 +234,24 @@ export async function runCluster(o: ClusterRunOptions): Promise<ClusterRun> {
     },
     memory,
     ...(summary.kernels ? { kernels: summary.kernels } : {}),
+    stepEnds,
     command: `node packages/cli/bin/mtl.js ${args.map((a) => (/[\s,]/.test(a) && !a.includes(':') ? `'${a}'` : a)).join(' ')}`,
   };
+}
+
+/** Two W=1 clusters started together; see ClusterPair. */
+export async function runClusterPair(o: Omit<ClusterRunOptions, 'world' | 'dir'> & { dirs: [string, string] }): Promise<ClusterPair> {
+  const [a, b] = await Promise.all(o.dirs.map((dir) => runCluster({ ...o, world: 1, dir })));
+  const ends = (r: ClusterRun) => r.stepEnds ?? [];
+  if (ends(a!).length < 2 || ends(b!).length < 2) throw new Error('the pair runs have no step times (summary.json lacks trainStartedAt)');
+  const lo = Math.max(ends(a!)[0]!, ends(b!)[0]!);
+  const hi = Math.min(ends(a!).at(-1)!, ends(b!).at(-1)!);
+  if (!(hi > lo)) throw new Error('the two single-worker runs never stepped at the same time');
+  // Steps that ended inside the window both share; the rate is steps per second of that window.
+  const inside = (r: ClusterRun) => ends(r).filter((t) => t > lo && t <= hi).length;
+  const steps: [number, number] = [inside(a!), inside(b!)];
+  const samplesPerSec = ((steps[0] + steps[1]) * REF.perWorkerBatch) / (hi - lo);
+  return { runs: [a!, b!], overlapSec: hi - lo, stepsInOverlap: steps, samplesPerSec };
 }
 
 /** The sampler-relative ms from the first to the last step (null: unknown, judge every sample). */
