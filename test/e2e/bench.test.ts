@@ -71,6 +71,10 @@ describe('mtl bench --quick', () => {
     for (const k of ['samplesPerSec', 'overlapSec', 'stepsInOverlap', 'perRunSamplesPerSec', 'command']) expect(pair).toHaveProperty(k);
     expect(pair.overlapSec as number).toBeGreaterThan(0);
     expect(typeof t.twoProcessCeiling).toBe('number');
+    const rounds = t.scalingRounds as Json[];
+    expect(rounds.length).toBeGreaterThanOrEqual(1);
+    for (const k of ['w1SamplesPerSec', 'w2SamplesPerSec', 'pairSamplesPerSec', 'scaling', 'ceiling', 'w2Split']) expect(rounds[0]).toHaveProperty(k);
+    expect(rounds.map((x) => x.scaling)).toContain(t.scaling);
 
     const m = b.memory as Json;
     for (const k of ['tensorsFirst', 'tensorsLast', 'tensorsFlat', 'workers']) expect(m).toHaveProperty(k);

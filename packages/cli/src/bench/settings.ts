@@ -8,8 +8,10 @@ export interface BenchSettings {
   allReduce: { worlds: number[]; sizesBytes: number[]; iterations: number; warmup: number };
   pointToPoint: { bytes: number; iterations: number };
   gloo: { iterations: number; warmup: number };
-  /** cluster W=1 run (the W=2 run is the memory run, memorySteps long) */
+  /** each scaling round's runs: W=1, two W=1 at once (twice the steps), W=2 */
   train: { steps: number; warmup: number };
+  /** rounds of W=1 / W=1 pair / W=2 for the scaling figure (the median round is judged) */
+  scalingRounds: number;
   memorySteps: number;
   plain: { steps: number; warmup: number; gradSteps: number };
   /** also run the plain loop with the stock wasm matMul kernels (the before of the kernel change) */
@@ -29,6 +31,7 @@ export function settingsFor(quick: boolean, overrides: { backend?: string; pytho
         pointToPoint: { bytes: 4 * MiB, iterations: 3 },
         gloo: { iterations: 3, warmup: 1 },
         train: { steps: 6, warmup: 2 },
+        scalingRounds: 1,
         memorySteps: 6,
         plain: { steps: 4, warmup: 2, gradSteps: 2 },
         stockCompare: false,
@@ -43,7 +46,8 @@ export function settingsFor(quick: boolean, overrides: { backend?: string; pytho
         allReduce: { worlds: [2, 4], sizesBytes: [1, 4, 16, 64].map((m) => m * MiB), iterations: 10, warmup: 2 },
         pointToPoint: { bytes: 16 * MiB, iterations: 20 },
         gloo: { iterations: 8, warmup: 2 },
-        train: { steps: 80, warmup: 10 },
+        train: { steps: 120, warmup: 10 },
+        scalingRounds: 3,
         // Past 1,000 steps: a worker's RSS saw-tooth (V8 old space, then a major GC) has a period of
         // about 1,000 steps here, and a leak verdict needs several periods (training.ts, WorkerMemory).
         memorySteps: 3000,

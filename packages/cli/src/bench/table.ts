@@ -88,9 +88,14 @@ export function renderReport(r: BenchReport): string {
       out.push(`  PyTorch DDP W=${d.world}: ${f(d.stepMs, 1)} ms/step, ${f(d.samplesPerSec, 0)} samples/s, ${f(d.gflopsPerProc, 1)} GFLOP/s/proc (torch ${d.torch}, BLAS ${d.blas}); ours/DDP ${vs ? f(vs.ratio) : '-'}`);
     }
   }
-  out.push(`  overhead W=1 vs plain: ${f(r.training.overheadRatio, 3)}x; scaling W=2/W=1: ${f(r.training.scaling)}x; GEMM-bound limit ${f(r.training.gemmBoundSamplesPerSec, 0)} samples/s, W=2 reaches ${f((r.training.endToEndFraction ?? NaN) * 100, 1)}%`);
-  if (!isNote(r.training.w1Pair) && r.training.twoProcessCeiling !== null)
-    out.push(`  two independent W=1 clusters at once: ${f(r.training.w1Pair.samplesPerSec, 0)} samples/s = ${f(r.training.twoProcessCeiling)}x W=1 (no communication: the most two processes reach here)`);
+  out.push(`  overhead W=1 vs plain: ${f(r.training.overheadRatio, 3)}x; scaling W=2/W=1 (median round): ${f(r.training.scaling)}x; GEMM-bound limit ${f(r.training.gemmBoundSamplesPerSec, 0)} samples/s, W=2 reaches ${f((r.training.endToEndFraction ?? NaN) * 100, 1)}%`);
+  for (const [k, x] of r.training.scalingRounds.entries()) {
+    out.push(
+      `  scaling round ${k + 1}: W=1 ${f(x.w1SamplesPerSec, 0)}, two W=1 at once ${x.pairSamplesPerSec === null ? '-' : f(x.pairSamplesPerSec, 0)}, W=2 ${f(x.w2SamplesPerSec, 0)} samples/s ` +
+        `(step ${f(x.w2StepMs, 1)} ms: compute ${f(x.w2Split.computeMs, 1)}, comm ${f(x.w2Split.commMs, 1)}, update ${f(x.w2Split.updateMs, 1)}): scaling ${f(x.scaling)}x, two-process limit ${x.ceiling === null ? '-' : f(x.ceiling) + 'x'}`,
+    );
+  }
+  if (r.training.twoProcessCeiling !== null) out.push(`  two independent W=1 clusters at once (no communication, the most two processes reach here): ${f(r.training.twoProcessCeiling)}x W=1 (median round)`);
   // The machine's own two-core speed-up on the same products: context for the scaling target.
   if (!isNote(r.compute.gemmAllCores) && !isNote(r.compute.gemmOneCore) && r.compute.gemmOneCore.gflops > 0) {
     out.push(`  numpy GEMM all cores / one core: ${f(r.compute.gemmAllCores.gflops / r.compute.gemmOneCore.gflops)}x (the machine's own parallel speed-up on these products)`);
