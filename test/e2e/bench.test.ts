@@ -64,6 +64,10 @@ describe('mtl bench --quick', () => {
     expectMeasuredOrNote(t.ddp, ['world', 'stepMs', 'samplesPerSec', 'gflopsPerProc']);
     for (const k of ['overheadRatio', 'scaling', 'gemmBoundSamplesPerSec', 'endToEndFraction', 'vsDdp']) expect(t).toHaveProperty(k);
     expect(typeof t.overheadRatio).toBe('number');
+    const overheads = t.overheadRounds as Json[];
+    expect(overheads.length).toBeGreaterThanOrEqual(1);
+    for (const k of ['w1StepMs', 'plainStepMs', 'ratio']) expect(overheads[0]).toHaveProperty(k);
+    expect(overheads.map((x) => x.ratio)).toContain(t.overheadRatio);
     expect(typeof t.scaling).toBe('number');
     // The two-process limit: two W=1 clusters that stepped at the same time.
     const pair = t.w1Pair as Json;

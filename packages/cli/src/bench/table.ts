@@ -88,7 +88,9 @@ export function renderReport(r: BenchReport): string {
       out.push(`  PyTorch DDP W=${d.world}: ${f(d.stepMs, 1)} ms/step, ${f(d.samplesPerSec, 0)} samples/s, ${f(d.gflopsPerProc, 1)} GFLOP/s/proc (torch ${d.torch}, BLAS ${d.blas}); ours/DDP ${vs ? f(vs.ratio) : '-'}`);
     }
   }
-  out.push(`  overhead W=1 vs plain: ${f(r.training.overheadRatio, 3)}x; scaling W=2/W=1 (median round): ${f(r.training.scaling)}x; GEMM-bound limit ${f(r.training.gemmBoundSamplesPerSec, 0)} samples/s, W=2 reaches ${f((r.training.endToEndFraction ?? NaN) * 100, 1)}%`);
+  out.push(`  overhead W=1 vs plain (median round): ${f(r.training.overheadRatio, 3)}x; scaling W=2/W=1 (median round): ${f(r.training.scaling)}x; GEMM-bound limit ${f(r.training.gemmBoundSamplesPerSec, 0)} samples/s, W=2 reaches ${f((r.training.endToEndFraction ?? NaN) * 100, 1)}%`);
+  if (r.training.overheadRounds.length > 1)
+    out.push(`  overhead per round (W=1 step / plain loop step measured just before): ${r.training.overheadRounds.map((x) => `${f(x.w1StepMs, 1)}/${f(x.plainStepMs, 1)} = ${f(x.ratio, 3)}x`).join(', ')}`);
   for (const [k, x] of r.training.scalingRounds.entries()) {
     out.push(
       `  scaling round ${k + 1}: W=1 ${f(x.w1SamplesPerSec, 0)}, two W=1 at once ${x.pairSamplesPerSec === null ? '-' : f(x.pairSamplesPerSec, 0)}, W=2 ${f(x.w2SamplesPerSec, 0)} samples/s ` +
