@@ -4,6 +4,7 @@ import { MtlModel, createOptimizer, flopsPerExample, paramChecksum, type Optimiz
 import { modelSpecOf, type RunConfig, type TaskConfig } from '@mtl/protocol';
 import { verifyReplicas } from './checksum';
 import { evaluate } from './evaluate';
+import { GradientBuckets, bucketMinElems } from './gradient-buckets';
 import { InFlight } from './in-flight';
 import { sumMask } from './mask';
 import { Trainer, type StepOutcome, type TrainerInfo } from './trainer';
@@ -34,6 +35,7 @@ export class ParallelTrainer extends Trainer {
   private readonly headBuf: Float32Array;
   private readonly countBuf: Float32Array;
   private readonly runStepsPerEpoch: number;
+  private readonly bucketMin = bucketMinElems();
   private batch?: Batch;
 
   constructor(
@@ -120,10 +122,14 @@ export class ParallelTrainer extends Trainer {
     const start = (op: Promise<void>) => inFlight.add(op);
     const headGrad = this.grad.subarray(this.head.offset, this.head.offset + this.head.size);
     const trunkEnd = this.trunk.offset + this.trunk.size;
+    // Trunk layers smaller than the bucket minimum join the next one (every world rank reports
+    // the same trunk ranges, so every rank forms the same buckets).
+    const trunkBuckets = new GradientBuckets(this.bucketMin, (offset, size) => start(this.world.allReduce(this.grad.subarray(offset, offset + size))));
     const { lossSums } = await this.model.lossAndGradStaged(batch, weights, this.grad, (offset, size) => {
-      if (offset < trunkEnd) start(this.world.allReduce(this.grad.subarray(offset, Math.min(offset + size, trunkEnd))));
+      if (offset < trunkEnd) trunkBuckets.ready(offset, Math.min(offset + size, trunkEnd) - offset);
       if (offset + size > trunkEnd) start(this.sub.allReduce(headGrad));
     });
+    trunkBuckets.flush();
     this.headBuf[0] = lossSums[name] ?? 0;
     start(this.sub.allReduce(this.headBuf.subarray(0, 1)));
     const t3 = performance.now();
