@@ -8,7 +8,7 @@ import { allReduceBenchmark, pointToPointBenchmark, type AllReduceRow, type Poin
 import type { PlainLoopOptions, PlainLoopResult } from './plain-loop';
 import { freePort, numpyCandidates, probePython, runPython, type PythonEnv } from './python';
 import type { BenchSettings } from './settings';
-import { refFlopsPerExample, runCluster, runClusterPair, type ClusterRun } from './training';
+import { median, refFlopsPerExample, runCluster, runClusterPair, type ClusterRun } from './training';
 
 export type Note = { note: string };
 export type Maybe<T> = T | Note;
@@ -363,10 +363,14 @@ export async function runBench(s: BenchSettings, outDir: string): Promise<BenchR
       });
     }
   }
-  // 5. The W=2 memory run (memorySteps steps): memory, and the W=2 figures of the training table.
-  log(`cluster W=2: ${s.memorySteps} steps of the reference workload (memory)`);
+  // 5. The W=2 memory run: memory, and the W=2 figures of the training table. At least memorySteps
+  // steps and at least memoryMinSeconds long at the W=2 step time the rounds measured.
+  const w2Step = median(rounds.map((x) => x.w2StepMs));
+  const memorySteps = w2Step > 0 ? Math.max(s.memorySteps, Math.ceil((s.memoryMinSeconds * 1000) / w2Step)) : s.memorySteps;
+  const why = memorySteps > s.memorySteps ? ` (at least ${s.memoryMinSeconds} s at ${w2Step.toFixed(1)} ms a step)` : '';
+  log(`cluster W=2: ${memorySteps} steps of the reference workload (memory)${why}`);
   try {
-    runs[2] = await runCluster({ world: 2, steps: s.memorySteps, warmup: s.train.warmup, backend: s.backend, dir: join(outDir, 'train-w2-memory'), timeoutMs: timeout });
+    runs[2] = await runCluster({ world: 2, steps: memorySteps, warmup: s.train.warmup, backend: s.backend, dir: join(outDir, 'train-w2-memory'), timeoutMs: timeout });
   } catch (err) {
     runs[2] = errNote('cluster W=2 (memory run)', err);
   }

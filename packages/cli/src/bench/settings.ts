@@ -13,6 +13,12 @@ export interface BenchSettings {
   /** rounds of W=1 / W=1 pair / W=2 for the scaling figure (the median round is judged) */
   scalingRounds: number;
   memorySteps: number;
+  /**
+   * The memory run lasts at least this long (steps = max(memorySteps, this / the W=2 step time of
+   * the scaling rounds)): a worker's RSS ramps for its first ~100 s (V8's heap grows to its first
+   * major GC) whatever the step time, so a verdict needs several of those periods, not a step count.
+   */
+  memoryMinSeconds: number;
   plain: { steps: number; warmup: number; gradSteps: number };
   /** also run the plain loop with the stock wasm matMul kernels (the before of the kernel change) */
   stockCompare: boolean;
@@ -33,6 +39,7 @@ export function settingsFor(quick: boolean, overrides: { backend?: string; pytho
         train: { steps: 6, warmup: 2 },
         scalingRounds: 1,
         memorySteps: 6,
+        memoryMinSeconds: 0,
         plain: { steps: 4, warmup: 2, gradSteps: 2 },
         stockCompare: false,
         ddp: { worlds: [2], steps: 2, warmup: 1 },
@@ -46,11 +53,15 @@ export function settingsFor(quick: boolean, overrides: { backend?: string; pytho
         allReduce: { worlds: [2, 4], sizesBytes: [1, 4, 16, 64].map((m) => m * MiB), iterations: 10, warmup: 2 },
         pointToPoint: { bytes: 16 * MiB, iterations: 20 },
         gloo: { iterations: 8, warmup: 2 },
-        train: { steps: 120, warmup: 10 },
+        // W=2 settles after ~90 steps (its first 30 are 10-25% slower than the rest); the rounds
+        // measure the steady state after that.
+        train: { steps: 360, warmup: 90 },
         scalingRounds: 3,
-        // Past 1,000 steps: a worker's RSS saw-tooth (V8 old space, then a major GC) has a period of
-        // about 1,000 steps here, and a leak verdict needs several periods (training.ts, WorkerMemory).
+        // A worker's RSS ramps until V8's first major GC (about 100 s here, whether a step takes 30 ms
+        // or 100 ms) and is flat after; a leak verdict needs several such periods (training.ts,
+        // WorkerMemory), hence a floor in steps and one in seconds.
         memorySteps: 3000,
+        memoryMinSeconds: 300,
         plain: { steps: 30, warmup: 5, gradSteps: 10 },
         stockCompare: true,
         ddp: { worlds: [1, 2], steps: 20, warmup: 3 },
@@ -59,7 +70,11 @@ export function settingsFor(quick: boolean, overrides: { backend?: string; pytho
       };
   if (overrides.backend) base.backend = overrides.backend;
   if (overrides.python === false) base.python = false;
-  if (overrides.memorySteps) base.memorySteps = overrides.memorySteps;
+  // An explicit step count is taken as it is.
+  if (overrides.memorySteps) {
+    base.memorySteps = overrides.memorySteps;
+    base.memoryMinSeconds = 0;
+  }
   if (overrides.trainSteps) base.train.steps = overrides.trainSteps;
   return base;
 }
