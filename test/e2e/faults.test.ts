@@ -130,6 +130,16 @@ describe('bad input is refused clearly and harms nothing', () => {
     expect(broken.code).toBe(1);
     expect(broken.stderr).toMatch(/broken\.yaml is not valid YAML at line \d+/);
 
+    const cpuList = await mtl(['train', '--cpu-affinity', '0,x']);
+    expect(cpuList.code).not.toBe(0);
+    expect(cpuList.stderr).toMatch(/--cpu-affinity: 'x' is not a CPU id or range/);
+    const cpuCount = await mtl(['train', '--workers', '3', '--cpu-affinity', '0,1', '--out', join(dir, 'cpu-run')]);
+    expect(cpuCount.code).toBe(1);
+    expect(cpuCount.stderr).toMatch(/--cpu-affinity lists 2 CPUs for 3 workers/);
+    const cpuMissing = await mtl(['worker', '--coordinator', 'ws://127.0.0.1:1', '--cpu-affinity', '4095'], { MTL_SECRET: 'a-secret-of-at-least-16-chars' });
+    expect(cpuMissing.code).toBe(1);
+    expect(cpuMissing.stderr).toMatch(/--cpu-affinity: CPU 4095 is not available to this process \(it may run on [\d,-]+\)/);
+
     const noSecret = await mtl(['worker', '--coordinator', 'ws://127.0.0.1:1'], { MTL_SECRET: '' });
     expect(noSecret.code).toBe(1);
     expect(noSecret.stderr).toMatch(/MTL_SECRET/);

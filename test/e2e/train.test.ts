@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { MtlModel, fileSystemHandler } from '@mtl/mtl';
 import { modelSpecOf } from '@mtl/protocol';
+import { allowedCpus, loadNative } from '@mtl/native';
 import { finalParams, maxAbsDiff, mtl, readJson, readJsonl, tempDir } from './harness';
 
 describe('mtl train: coordinator + 2 workers on loopback', () => {
@@ -49,6 +50,13 @@ describe('mtl train: coordinator + 2 workers on loopback', () => {
     const config = readJson(join(out, 'config.json'));
     expect(config.run.tasks.map((t: any) => t.name)).toEqual(['price', 'click', 'segment']);
     expect(config.workers.map((w: any) => w.rank)).toEqual([0, 1]);
+    // Two workers on a host with at least two CPUs: pinned one core each (the launcher's auto mode),
+    // as each worker read back from /proc after pinning itself.
+    const cpus = allowedCpus();
+    if (loadNative()?.setProcessAffinity && cpus && cpus.length >= 2) {
+      expect(config.workers.map((w: any) => w.cpus)).toEqual([String(cpus[0]), String(cpus[1])]);
+      expect(res.stderr).toMatch(/pinned to CPU/);
+    } else expect(config.workers.map((w: any) => w.cpus)).toEqual([undefined, undefined]);
 
     await tf.setBackend('cpu');
     const model = await tf.loadLayersModel(fileSystemHandler(join(out, 'model')));

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
+import { allowedCpus, formatCpuList } from '@mtl/native';
 import { formatLogLine, generateSecret, type LogFormat, type RunConfig } from '@mtl/protocol';
 
 export interface LocalClusterOptions {
@@ -12,6 +13,32 @@ export interface LocalClusterOptions {
   resume?: boolean;
   /** Extra arguments for every worker (e.g. a backend override). */
   workerArgs?: string[];
+  /** CPU pinning of the workers: 'auto' (default), 'none', or one CPU id per worker in rank order. */
+  cpuAffinity?: CpuAffinity;
+}
+
+export type CpuAffinity = 'auto' | 'none' | number[];
+
+/**
+ * The CPU each worker is pinned to, or null for none. 'auto' pins worker i to the i-th CPU this
+ * process may use when there are at least two workers and no more workers than CPUs (as MPI
+ * launchers bind ranks to cores): a rank's ring thread then shares its own rank's core instead of
+ * preempting the other rank's backward pass, which evens out when the ranks reach each all-reduce
+ * (measured: W=2 on 2 cores 32.5 -> 30.9 ms a step). One worker alone, or more workers than
+ * CPUs, is left to the scheduler.
+ */
+export function workerCpus(mode: CpuAffinity, workers: number, allowed: number[] | null): Array<number | null> {
+  if (mode === 'none') return Array(workers).fill(null);
+  if (mode === 'auto') {
+    if (!allowed || workers < 2 || workers > allowed.length) return Array(workers).fill(null);
+    return allowed.slice(0, workers);
+  }
+  if (mode.length !== workers) throw new Error(`--cpu-affinity lists ${mode.length} CPU${mode.length === 1 ? '' : 's'} for ${workers} worker${workers === 1 ? '' : 's'} (give one per worker, or auto, or none)`);
+  if (allowed) {
+    const bad = mode.filter((c) => !allowed.includes(c));
+    if (bad.length) throw new Error(`--cpu-affinity: CPU ${formatCpuList(bad)} is not available here (this process may run on ${formatCpuList(allowed)})`);
+  }
+  return [...mode];
 }
 
 const CLI = join(__dirname, '..', 'bin', 'mtl.js');
@@ -22,6 +49,7 @@ const CLI = join(__dirname, '..', 'bin', 'mtl.js');
  * every child down, and each child exits on its own if the launcher dies (IPC disconnect).
  */
 export async function runLocalCluster(opts: LocalClusterOptions): Promise<number> {
+  const cpus = workerCpus(opts.cpuAffinity ?? 'auto', opts.workers, allowedCpus());
   const secret = generateSecret();
   const env = { ...process.env, MTL_SECRET: secret };
   const children: ChildProcess[] = [];
@@ -70,7 +98,7 @@ export async function runLocalCluster(opts: LocalClusterOptions): Promise<number
     for (let i = 0; i < opts.workers; i++) {
       const worker = spawn(
         process.execPath,
-        [CLI, 'worker', '--coordinator', `ws://127.0.0.1:${port}`, '--advertise', '127.0.0.1', '--bind', '127.0.0.1', '--rank-hint', String(i), '--name', `worker-${i}`, '--log-format', 'json', ...(opts.workerArgs ?? [])],
+        [CLI, 'worker', '--coordinator', `ws://127.0.0.1:${port}`, '--advertise', '127.0.0.1', '--bind', '127.0.0.1', '--rank-hint', String(i), '--name', `worker-${i}`, '--log-format', 'json', ...(cpus[i] !== null ? ['--cpu-affinity', String(cpus[i])] : []), ...(opts.workerArgs ?? [])],
         { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
       );
       children.push(worker);

@@ -334,7 +334,10 @@ export class Coordinator {
       totalSteps: r0.totalSteps,
       tasks: this.taskInfo,
       ...(this.placement ? { placement: this.placement } : {}),
-      workers: this.links.map((l) => ({ rank: l.rank, name: l.name, host: l.host, dataPort: l.dataPort, pid: l.pid })),
+      workers: this.links.map((l) => {
+        const cpus = this.ready.get(l.rank)?.cpus;
+        return { rank: l.rank, name: l.name, host: l.host, dataPort: l.dataPort, pid: l.pid, ...(cpus ? { cpus } : {}) };
+      }),
     });
     this.phase = 'training';
     this.trainStartedAt = Date.now();

@@ -73,6 +73,12 @@ export interface NativeKernels {
   /** Reads such an option back (-1 when it cannot be read or on other OSes). */
   getSockOpt(fd: number, name: SockOptName): number;
   /**
+   * Linux only (absent elsewhere): pins every thread of this process to the given CPU ids
+   * (threads started later inherit it). Returns 0 or the errno of the first thread that could not
+   * be set (EINVAL: an id outside the machine's or the cgroup's CPUs).
+   */
+  setProcessAffinity?(cpus: number[]): number;
+  /**
    * Linux only (absent elsewhere): runs one ring all-reduce of `buf` in place on a libuv
    * worker thread, over two connected non-blocking sockets, speaking the collective's
    * WebSocket frame format (see src/native/ring.h). The descriptors are duplicated for the
@@ -192,6 +198,7 @@ interface RawBinding {
   addIsa: string;
   setSockOpt(fd: number, which: number, value: number): number;
   getSockOpt(fd: number, which: number): number;
+  setProcessAffinity(cpus: Int32Array): number;
   ringAllReduce?(
     prevFd: number,
     nextFd: number,
@@ -217,7 +224,7 @@ interface RawBinding {
   _setBlocking(mc: number, kc: number, nc: number): void;
 }
 
-const ABI_VERSION = 4;
+const ABI_VERSION = 5;
 const ADDON_FILE = path.join('native', 'mtl_native.node');
 
 let cached: { kernels: NativeKernels | null; status: NativeStatus } | undefined;
@@ -244,6 +251,9 @@ function wrap(raw: RawBinding): NativeKernels {
     addInto: raw.addInto,
     setSockOpt: (fd, name, value) => raw.setSockOpt(fd, SOCK_OPT[name], value),
     getSockOpt: (fd, name) => raw.getSockOpt(fd, SOCK_OPT[name]),
+    ...(process.platform === 'linux' && typeof raw.setProcessAffinity === 'function'
+      ? { setProcessAffinity: (cpus: number[]) => raw.setProcessAffinity(Int32Array.from(cpus)) }
+      : {}),
     sgemm: (transA, transB, m, n, k, a, b, c, bias, relu) =>
       raw.sgemm(transA, transB, m, n, k, a, b, c, bias ?? null, relu ?? false),
     adamUpdate: (p, g, m, v, lr, beta1, beta2, eps, weightDecay, t) => {
@@ -324,3 +334,5 @@ export function nativeStatus(): NativeStatus {
   cached ??= load();
   return { ...cached.status };
 }
+
+export { allowedCpus, formatCpuList, parseCpuList, pinProcess, type PinResult } from './affinity';

@@ -47,6 +47,8 @@ export const messageSchemas = {
     backend: z.string(),
     /** How matrix products run (e.g. the native GEMM or wasm XNNPACK); informational. */
     kernels: z.string().optional(),
+    /** The CPUs the worker is pinned to, in the kernel's list notation ("0", "2-3"); absent: not pinned. */
+    cpus: z.string().max(256).optional(),
     numParams: z.number().int().nonnegative(),
     tensors: z.number().int(),
     inputDim: z.number().int().positive(),

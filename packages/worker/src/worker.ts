@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { PeerListener, ProcessGroup } from '@mtl/collective';
 import { bytesToFloat32, float32ToBytes, type Logger } from '@mtl/protocol';
 import { matMulKernels, selectBackend, type BackendName } from '@mtl/mtl';
+import { formatCpuList, pinProcess } from '@mtl/native';
 import { ControlClient } from './control-client';
 import { createTrainer } from './training/create-trainer';
 import type { Trainer } from './training/trainer';
@@ -25,6 +26,8 @@ export interface WorkerOptions {
   tlsCa?: string | Buffer;
   /** Serve the data plane over TLS with this certificate (then every worker of the run must). */
   peerTls?: { cert: string | Buffer; key: string | Buffer };
+  /** Pin every thread of this process to these CPUs (Linux, native addon); see pinProcess. */
+  cpuAffinity?: number[];
 }
 
 export type WorkerExit = { status: 'completed' | 'failed' | 'aborted'; error?: string };
@@ -32,6 +35,15 @@ export type WorkerExit = { status: 'completed' | 'failed' | 'aborted'; error?: s
 /** Join a coordinator, train the assigned rank to the end, and report how it ended. */
 export async function runWorker(opts: WorkerOptions): Promise<WorkerExit> {
   const log = opts.logger;
+  // Before anything else starts threads of its own, though later threads inherit the mask anyway.
+  let cpus: string | undefined;
+  if (opts.cpuAffinity) {
+    const pin = pinProcess(opts.cpuAffinity, '--cpu-affinity');
+    if (pin.pinned) {
+      cpus = formatCpuList(pin.cpus);
+      log.info({ cpus }, `pinned to CPU ${cpus}`);
+    } else log.warn(`not pinned to CPU ${formatCpuList(opts.cpuAffinity)}: ${pin.reason}`);
+  }
   const listener = await PeerListener.listen({
     host: opts.bindHost ?? '0.0.0.0',
     port: opts.dataPort ?? 0,
@@ -78,7 +90,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerExit> {
     }
     await trainer.synchronizeInitialState();
     const info = trainer.info;
-    control.send({ type: 'ready', rank, backend, kernels: matMulKernels(tf), tensors: tf.memory().numTensors, ...info });
+    control.send({ type: 'ready', rank, backend, kernels: matMulKernels(tf), ...(cpus ? { cpus } : {}), tensors: tf.memory().numTensors, ...info });
     await control.next('start');
     const r = rank;
     const checksum = await trainer.run({

@@ -3,7 +3,8 @@ import { resolve } from 'node:path';
 import type { LogFormat } from '@mtl/protocol';
 import { addRunOptions, positiveInt, resolveRunConfig, resumeBase, type RunFlags } from '../run-options';
 import { logFormatOption } from '../common';
-import { runLocalCluster } from '../launcher';
+import { runLocalCluster, type CpuAffinity } from '../launcher';
+import { parseCpuList } from '@mtl/native';
 import { placeTasks } from '@mtl/coordinator';
 
 interface TrainFlags extends RunFlags {
@@ -11,6 +12,7 @@ interface TrainFlags extends RunFlags {
   out?: string;
   resume?: string;
   logFormat: LogFormat;
+  cpuAffinity: CpuAffinity;
 }
 
 export function trainCommand(): Command {
@@ -19,6 +21,12 @@ export function trainCommand(): Command {
     .option('-w, --workers <n>', 'number of worker processes', positiveInt('--workers'), 2)
     .option('-o, --out <dir>', 'run directory (default runs/<run id>)')
     .option('--resume <dir>', 'continue the run in DIR from its newest checkpoint (flags such as --steps override its config)')
+    .option(
+      '--cpu-affinity <mode>',
+      'pin workers to CPUs: auto (one core each when 2 <= workers <= cores), none, or CPU ids in rank order, e.g. 2,3',
+      cpuAffinityMode,
+      'auto' as CpuAffinity,
+    )
     .addOption(logFormatOption());
   addRunOptions(cmd);
   cmd.action(async (flags: TrainFlags) => {
@@ -26,7 +34,13 @@ export function trainCommand(): Command {
     // Refuse an impossible placement before starting any process.
     if (config.variant === 'parallel') placeTasks(config.tasks.map((t) => t.name), flags.workers, config.placement);
     const out = resolve(flags.resume ?? flags.out ?? `runs/${config.runId}`);
-    process.exitCode = await runLocalCluster({ config, workers: flags.workers, outDir: out, logFormat: flags.logFormat, resume: !!flags.resume });
+    process.exitCode = await runLocalCluster({ config, workers: flags.workers, outDir: out, logFormat: flags.logFormat, resume: !!flags.resume, cpuAffinity: flags.cpuAffinity });
   });
   return cmd;
+}
+
+function cpuAffinityMode(value: string): CpuAffinity {
+  if (value === 'auto' || value === 'none') return value;
+  // Ranges are accepted ("0-3" = 0,1,2,3); one CPU per worker, in rank order, repeats kept out.
+  return parseCpuList(value, '--cpu-affinity');
 }

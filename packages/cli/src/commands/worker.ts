@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { hostname } from 'node:os';
 import { runWorker } from '@mtl/worker';
+import { parseCpuList } from '@mtl/native';
 import type { BackendName } from '@mtl/mtl';
 import type { LogFormat } from '@mtl/protocol';
 import { nonNegativeInt } from '../run-options';
@@ -19,6 +20,7 @@ interface WorkerFlags {
   tlsCert?: string;
   tlsKey?: string;
   logFormat: LogFormat;
+  cpuAffinity?: number[];
 }
 
 export function workerCommand(): Command {
@@ -35,6 +37,7 @@ export function workerCommand(): Command {
     .option('--tls-ca <file>', 'CA certificate (PEM) to trust for a wss:// coordinator and TLS peers')
     .option('--tls-cert <file>', 'serve the data plane over TLS with this certificate (PEM); every worker of the run must')
     .option('--tls-key <file>', 'private key (PEM) of --tls-cert')
+    .option('--cpu-affinity <cpus>', 'pin this worker (every thread) to these CPUs, e.g. 0 or 0-3 (Linux, with the native addon)', (v: string) => parseCpuList(v, '--cpu-affinity'))
     .addOption(logFormatOption())
     .action(async (flags: WorkerFlags) => {
       process.exitCode = await startWorker(flags);
@@ -57,6 +60,7 @@ async function startWorker(flags: WorkerFlags): Promise<number> {
     dataPort: flags.dataPort,
     ...(flags.rankHint !== undefined ? { rankHint: flags.rankHint } : {}),
     ...(flags.backend ? { backend: flags.backend } : {}),
+    ...(flags.cpuAffinity ? { cpuAffinity: flags.cpuAffinity } : {}),
     ...(flags.tlsCa ? { tlsCa: readPem(flags.tlsCa, '--tls-ca') } : {}),
     ...(flags.tlsCert && flags.tlsKey ? { peerTls: { cert: readPem(flags.tlsCert, '--tls-cert'), key: readPem(flags.tlsKey, '--tls-key') } } : {}),
   });

@@ -30,13 +30,14 @@
 #include <unordered_map>
 
 #include "add.h"
+#include "affinity.h"
 #include "gemm.h"
 #include "optimizers.h"
 #include "ring.h"
 
 namespace {
 
-constexpr int kAbiVersion = 4;  // keep in sync with ABI_VERSION in src/index.ts
+constexpr int kAbiVersion = 5;  // keep in sync with ABI_VERSION in src/index.ts
 
 // Returned by the helpers when a JS exception is pending.
 struct Pending {};
@@ -609,6 +610,28 @@ napi_value RingCancel(napi_env env, napi_callback_info info) {
   });
 }
 
+// setProcessAffinity(cpus: Int32Array) -> 0 or an errno (ENOSYS where unsupported): pins every
+// thread of the process to those CPUs (affinity.h).
+napi_value SetProcessAffinity(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    const Args a = get_args(env, info);
+    bool is_ta = false;
+    if (a.n < 1) throw_type(env, "setProcessAffinity: cpus must be an Int32Array");
+    check(env, napi_is_typedarray(env, a.v[0], &is_ta), "typedarray");
+    if (!is_ta) throw_type(env, "setProcessAffinity: cpus must be an Int32Array");
+    napi_typedarray_type type;
+    size_t len = 0;
+    void* data = nullptr;
+    check(env, napi_get_typedarray_info(env, a.v[0], &type, &len, &data, nullptr, nullptr), "typedarray");
+    if (type != napi_int32_array) throw_type(env, "setProcessAffinity: cpus must be an Int32Array");
+    if (len == 0) throw_range(env, "setProcessAffinity: cpus must not be empty");
+    const int32_t rc = mtl::set_process_affinity(static_cast<const int*>(data), len);
+    napi_value r;
+    check(env, napi_create_int32(env, rc, &r), "int32");
+    return r;
+  });
+}
+
 void set_fn(napi_env env, napi_value exports, const char* name, napi_callback cb) {
   napi_value f;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &f);
@@ -627,6 +650,7 @@ NAPI_MODULE_INIT() {
   set_fn(env, exports, "_setBlocking", SetBlocking);
   set_fn(env, exports, "setSockOpt", SetSockOpt);
   set_fn(env, exports, "getSockOpt", GetSockOpt);
+  set_fn(env, exports, "setProcessAffinity", SetProcessAffinity);
   set_fn(env, exports, "ringAllReduce", RingAllReduce);
   set_fn(env, exports, "ringCancel", RingCancel);
   napi_value v;
