@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { Packr } from 'msgpackr';
@@ -106,6 +106,10 @@ describe('bad input is refused clearly and harms nothing', () => {
     expect(summary.status).toBe('failed');
     expect(summary.error).toMatch(/worker beta/);
     expect(readJsonl(join(out, 'metrics.jsonl')).length).toBeGreaterThan(0);
+    // The failed run's report shows how far it got and why it stopped.
+    const report = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(report).toMatch(/<p class="status-failed">Status: failed: .*worker beta/);
+    expect(report).toContain('<figure id="loss-vs-step">');
   });
 
   it('refuses unknown flags and invalid values with a message naming them', async () => {
@@ -139,6 +143,10 @@ describe('bad input is refused clearly and harms nothing', () => {
     const cpuMissing = await mtl(['worker', '--coordinator', 'ws://127.0.0.1:1', '--cpu-affinity', '4095'], { MTL_SECRET: 'a-secret-of-at-least-16-chars' });
     expect(cpuMissing.code).toBe(1);
     expect(cpuMissing.stderr).toMatch(/--cpu-affinity: CPU 4095 is not available to this process \(it may run on [\d,-]+\)/);
+
+    const noRun = await mtl(['report', join(dir, 'nowhere')]);
+    expect(noRun.code).toBe(1);
+    expect(noRun.stderr).toMatch(/run directory .*nowhere does not exist/);
 
     const noSecret = await mtl(['worker', '--coordinator', 'ws://127.0.0.1:1'], { MTL_SECRET: '' });
     expect(noSecret.code).toBe(1);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { MtlModel, fileSystemHandler } from '@mtl/mtl';
@@ -57,6 +57,15 @@ describe('mtl train: coordinator + 2 workers on loopback', () => {
       expect(config.workers.map((w: any) => w.cpus)).toEqual([String(cpus[0]), String(cpus[1])]);
       expect(res.stderr).toMatch(/pinned to CPU/);
     } else expect(config.workers.map((w: any) => w.cpus)).toEqual([undefined, undefined]);
+
+    // report.html: the run's page, drawn from its own files (charts inline, no scripts).
+    const report = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(report).toContain(`<h1>mtl run <code>${config.run.runId}</code></h1>`);
+    expect(report).toContain('<p class="status-completed">Status: completed</p>');
+    for (const id of ['loss-vs-step', 'val-metric', 'throughput', 'step-split']) expect(report).toMatch(new RegExp(`<figure id="${id}">\\s*<svg`));
+    expect(report).toMatch(/<td class="measure">price mse \(primary\)<\/td><td>[\d.]+<\/td>/);
+    expect(report).not.toMatch(/<script/);
+    expect(res.stderr).toMatch(/report: .*report\.html/);
 
     await tf.setBackend('cpu');
     const model = await tf.loadLayersModel(fileSystemHandler(join(out, 'model')));

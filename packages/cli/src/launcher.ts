@@ -15,6 +15,8 @@ export interface LocalClusterOptions {
   workerArgs?: string[];
   /** CPU pinning of the workers: 'auto' (default), 'none', or one CPU id per worker in rank order. */
   cpuAffinity?: CpuAffinity;
+  /** Write report.html at the end (default true). */
+  report?: boolean;
 }
 
 export type CpuAffinity = 'auto' | 'none' | number[];
@@ -67,7 +69,7 @@ export async function runLocalCluster(opts: LocalClusterOptions): Promise<number
 
   const coordinator = spawn(
     process.execPath,
-    [CLI, 'coordinator', '--workers', String(opts.workers), '--host', '127.0.0.1', '--port', '0', '--out', opts.outDir, '--log-format', 'json', '--config-json', JSON.stringify(opts.config), ...(opts.resume ? ['--resume', opts.outDir] : [])],
+    [CLI, 'coordinator', '--workers', String(opts.workers), '--host', '127.0.0.1', '--port', '0', '--out', opts.outDir, '--log-format', 'json', '--config-json', JSON.stringify(opts.config), ...(opts.resume ? ['--resume', opts.outDir] : []), ...(opts.report === false ? ['--no-report'] : [])],
     { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
   );
   children.push(coordinator);

@@ -4,6 +4,7 @@ import { workerCommand } from './commands/worker';
 import { trainCommand } from './commands/train';
 import { compareCommand } from './compare';
 import { benchCommand } from './bench';
+import { reportCommand } from './report/command';
 
 export function buildProgram(): Command {
   const program = new Command('mtl')
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
   program.addCommand(coordinatorCommand());
   program.addCommand(workerCommand());
   program.addCommand(compareCommand());
+  program.addCommand(reportCommand());
   program.addCommand(benchCommand());
   return program;
 }

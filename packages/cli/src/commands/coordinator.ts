@@ -4,6 +4,7 @@ import { Coordinator, latestCheckpoint } from '@mtl/coordinator';
 import { runConfigSchema, describeIssues, type LogFormat, type RunConfig } from '@mtl/protocol';
 import { addRunOptions, positiveInt, nonNegativeInt, resolveRunConfig, resumeBase, ConfigError, type RunFlags } from '../run-options';
 import { exitWithParent, logFormatOption, makeLogger, readPem, secretFrom } from '../common';
+import { writeRunReport } from '../report/run-report';
 
 interface CoordinatorFlags extends RunFlags {
   workers: number;
@@ -16,6 +17,7 @@ interface CoordinatorFlags extends RunFlags {
   tlsCert?: string;
   tlsKey?: string;
   resume?: string;
+  report: boolean;
 }
 
 export function coordinatorCommand(): Command {
@@ -29,6 +31,7 @@ export function coordinatorCommand(): Command {
     .option('--resume <dir>', 'continue the run in DIR from its newest checkpoint (flags such as --steps override its config)')
     .option('--tls-cert <file>', 'serve wss:// with this certificate (PEM); needs --tls-key')
     .option('--tls-key <file>', 'private key (PEM) of --tls-cert')
+    .option('--no-report', 'do not write report.html into the run directory at the end')
     .addOption(logFormatOption())
     .addOption(new Option('--config-json <json>', 'resolved run config (used by mtl train)').hideHelp());
   addRunOptions(cmd);
@@ -65,5 +68,15 @@ export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   // Give the shutdown orders a moment to reach the workers before the sockets close.
   await new Promise((r) => setTimeout(r, 200));
   await coordinator.close();
+  // Whatever the run's outcome: a failed or interrupted run's report shows how far it got. The
+  // report is read back from the files just written; failing to draw it never fails the run.
+  if (flags.report) {
+    try {
+      const file = await writeRunReport(out);
+      log.info({ file }, `report: ${file}`);
+    } catch (err) {
+      log.warn(`report.html not written: ${(err as Error).message}`);
+    }
+  }
   return summary.status === 'completed' ? 0 : summary.status === 'aborted' ? 130 : 1;
 }

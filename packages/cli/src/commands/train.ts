@@ -13,6 +13,7 @@ interface TrainFlags extends RunFlags {
   resume?: string;
   logFormat: LogFormat;
   cpuAffinity: CpuAffinity;
+  report: boolean;
 }
 
 export function trainCommand(): Command {
@@ -27,6 +28,7 @@ export function trainCommand(): Command {
       cpuAffinityMode,
       'auto' as CpuAffinity,
     )
+    .option('--no-report', 'do not write report.html into the run directory at the end')
     .addOption(logFormatOption());
   addRunOptions(cmd);
   cmd.action(async (flags: TrainFlags) => {
@@ -34,7 +36,7 @@ export function trainCommand(): Command {
     // Refuse an impossible placement before starting any process.
     if (config.variant === 'parallel') placeTasks(config.tasks.map((t) => t.name), flags.workers, config.placement);
     const out = resolve(flags.resume ?? flags.out ?? `runs/${config.runId}`);
-    process.exitCode = await runLocalCluster({ config, workers: flags.workers, outDir: out, logFormat: flags.logFormat, resume: !!flags.resume, cpuAffinity: flags.cpuAffinity });
+    process.exitCode = await runLocalCluster({ config, workers: flags.workers, outDir: out, logFormat: flags.logFormat, resume: !!flags.resume, cpuAffinity: flags.cpuAffinity, report: flags.report });
   });
   return cmd;
 }
