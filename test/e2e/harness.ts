@@ -25,8 +25,12 @@ export class MtlProcess {
   private readonly watchers: Array<{ re: RegExp; resolve: (m: RegExpMatchArray) => void }> = [];
   readonly exit: Promise<Exit>;
 
-  constructor(args: string[], env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `netns`: run inside that network namespace (`ip netns exec`, which execs node: same pid). */
+  constructor(args: string[], env: Record<string, string> = {}, opts: { netns?: string } = {}) {
+    const argv = [process.execPath, CLI, ...args];
+    this.child = opts.netns
+      ? spawn('ip', ['netns', 'exec', opts.netns, ...argv], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(argv[0]!, argv.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const onLine = (which: 'stdout' | 'stderr') => (line: string) => {
       this[which] += line + '\n';
       for (const w of [...this.watchers]) {
