@@ -5,6 +5,7 @@ import { trainCommand } from './commands/train';
 import { compareCommand } from './compare';
 import { benchCommand } from './bench';
 import { reportCommand } from './report/command';
+import { predictCommand } from './predict/command';
 
 export function buildProgram(): Command {
   const program = new Command('mtl')
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
   program.addCommand(coordinatorCommand());
   program.addCommand(workerCommand());
   program.addCommand(compareCommand());
+  program.addCommand(predictCommand());
   program.addCommand(reportCommand());
   program.addCommand(benchCommand());
   return program;

@@ -74,10 +74,12 @@ export function parseCsv(text: string, file: string): CsvRecord[] {
  * CSV with a header row. Label column of a task defaults to the task name; features default
  * to every non-label column, in file order. An empty/missing label cell (or NA, NaN, null,
  * None) masks that label; any other bad cell throws a DataError naming file:line and column.
+ * With `labelsOptional` (data to predict on) a task's label column may be absent: every label
+ * of that task is then masked.
  */
 export function loadCsv(
   path: string,
-  opts: { tasks: TaskSpec[]; labelColumns?: Record<string, string>; featureColumns?: string[] },
+  opts: { tasks: TaskSpec[]; labelColumns?: Record<string, string>; featureColumns?: string[]; labelsOptional?: boolean },
 ): Dataset {
   validateTasks(opts.tasks);
   let text: string;
@@ -101,7 +103,10 @@ export function loadCsv(
     return k;
   };
 
-  const labelCols = opts.tasks.map((t) => find(opts.labelColumns?.[t.name] ?? t.name, `label of task "${t.name}"`));
+  const labelCols = opts.tasks.map((t) => {
+    const name = opts.labelColumns?.[t.name] ?? t.name;
+    return opts.labelsOptional && !colOf.has(name) ? -1 : find(name, `label of task "${t.name}"`);
+  });
   const taken = new Set(labelCols);
   const featureCols = opts.featureColumns
     ? opts.featureColumns.map((c) => find(c, 'feature'))
@@ -124,7 +129,7 @@ export function loadCsv(
       if (cell === undefined) failAt(k)('missing cell');
       x[j] = parseNumberCell(cell, failAt(k));
     });
-    const labels = labelCols.map((k, t) => parseLabelCell(cells[k] ?? '', classes[t]!, failAt(k)));
+    const labels = labelCols.map((k, t) => (k < 0 ? null : parseLabelCell(cells[k] ?? '', classes[t]!, failAt(k))));
     builder.add(x, labels);
   }
   return builder.build();

@@ -56,6 +56,18 @@ describe('loadCsv', () => {
     expect(ds.mask).toBeUndefined();
   });
 
+  it('with labelsOptional, a task whose label column is absent is masked throughout (data to predict on)', () => {
+    const p = file('csv', 'f1,f2,click\n1,2,1\n3,4,\n');
+    const ds = loadCsv(p, { tasks, labelsOptional: true });
+    expect(ds.inputDim).toBe(2);
+    expect(Array.from(ds.features)).toEqual([1, 2, 3, 4]);
+    expect(Array.from(ds.mask!.price!)).toEqual([0, 0]);
+    expect(Array.from(ds.mask!.click!)).toEqual([1, 0]);
+    expect(Array.from(ds.mask!.kind!)).toEqual([0, 0]);
+    // Without it the same file is refused, naming the missing column.
+    expect(errorOf(() => loadCsv(p, { tasks }))).toMatch(/no column "price" \(label of task "price"\) in header/);
+  });
+
   it('errors name file, line and column', () => {
     const p = file('csv', 'f1,f2,price,click,kind\n1,2,3,1,0\n1,abc,3,1,0\n');
     const msg = errorOf(() => loadCsv(p, { tasks }));
