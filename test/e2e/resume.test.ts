@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { finalParams, mtl, readJson, readJsonl, tempDir } from './harness';
+import { finalParams, maxAbsDiff, mtl, readJson, readJsonl, tempDir } from './harness';
 
 const run = ['--workers', '2', '--batch-size', '48', '--examples', '1024', '--trunk', '16,16', '--tasks', 'y:regression,z:binary', '--seed', '3', '--backend', 'cpu', '--optimizer', 'adam', '--lr', '0.01'];
 
@@ -24,6 +24,38 @@ describe('checkpoints and resume', () => {
     // The metrics file has every step once.
     const steps = readJsonl(join(split, 'metrics.jsonl')).filter((l) => l.type === 'train').map((l) => l.step);
     expect(steps).toEqual([...Array(40).keys()]);
+  });
+
+  it('dwa: weights that change with the epochs, W=1 and W=2 agree, and a resume mid-epoch is bit-identical', async () => {
+    const base = tempDir('dwa');
+    // 820 training examples, 48 a step: 17 steps an epoch, so 80 steps cover four epochs and the
+    // weights move from the third on; the checkpoint at step 45 falls in the middle of the third.
+    const dwa = [...run, '--aggregator', 'dwa', '--dwa-temperature', '2', '--steps', '80'];
+    const straight = join(base, 'straight');
+    const a = await mtl(['train', ...dwa, '--out', straight]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(readJson(join(straight, 'config.json')).stepsPerEpoch).toBe(17);
+
+    const split = join(base, 'split');
+    const b1 = await mtl(['train', ...dwa, '--steps', '45', '--out', split]);
+    expect(b1.code, b1.stderr).toBe(0);
+    const b2 = await mtl(['train', '--resume', split, '--steps', '80', '--workers', '2']);
+    expect(b2.code, b2.stderr).toBe(0);
+    expect(Buffer.from(finalParams(split).buffer).equals(Buffer.from(finalParams(straight).buffer))).toBe(true);
+
+    const w1 = join(base, 'w1');
+    const c = await mtl(['train', ...dwa, '--workers', '1', '--out', w1]);
+    expect(c.code, c.stderr).toBe(0);
+    expect(maxAbsDiff(finalParams(w1), finalParams(straight))).toBeLessThan(2e-5);
+
+    const equal = join(base, 'equal');
+    const d = await mtl(['train', ...run, '--steps', '80', '--out', equal]);
+    expect(d.code, d.stderr).toBe(0);
+    // Identical through the first two epochs (every weight 1), different after.
+    expect(maxAbsDiff(finalParams(equal), finalParams(straight))).toBeGreaterThan(1e-4);
+    const losses = (dir: string) => readJsonl(join(dir, 'metrics.jsonl')).filter((l) => l.type === 'train').map((l) => l.losses.y);
+    expect(losses(equal).slice(0, 35)).toEqual(losses(straight).slice(0, 35));
+    expect(losses(equal).slice(40)).not.toEqual(losses(straight).slice(40));
   });
 
   it('refuses to resume a directory without checkpoints, naming it', async () => {

@@ -24,7 +24,8 @@ export function addRunOptions(cmd: Command): Command {
     .option('--lr <x>', 'learning rate', positiveFloat('--lr'))
     .option('--momentum <x>', 'SGD momentum', float('--momentum'))
     .option('--weight-decay <x>', 'L2 weight decay', float('--weight-decay'))
-    .addOption(new Option('--aggregator <name>', 'how task gradients combine').choices(['equal', 'static']))
+    .addOption(new Option('--aggregator <name>', 'how task gradients combine (dwa: Dynamic Weight Average, distributed variant)').choices(['equal', 'static', 'dwa']))
+    .option('--dwa-temperature <x>', 'temperature T of the dwa aggregator (default 2)', positiveFloat('--dwa-temperature'))
     .option('--examples <n>', 'synthetic dataset size', positiveInt('--examples'))
     .option('--input-dim <n>', 'synthetic feature dimension', positiveInt('--input-dim'))
     .option('--correlation <x>', 'synthetic task correlation in [-1, 1]', float('--correlation'))
@@ -57,6 +58,7 @@ export interface RunFlags {
   momentum?: number;
   weightDecay?: number;
   aggregator?: string;
+  dwaTemperature?: number;
   examples?: number;
   inputDim?: number;
   correlation?: number;
@@ -142,6 +144,10 @@ export function resolveRunConfig(flags: RunFlags, extra: Record<string, unknown>
   set(opt, 'weightDecay', flags.weightDecay);
   cfg.optimizer = opt;
   if (flags.aggregator) cfg.aggregator = { ...section('aggregator'), name: flags.aggregator };
+  if (flags.dwaTemperature !== undefined) {
+    if (section('aggregator').name !== 'dwa') throw new ConfigError('--dwa-temperature applies to the dwa aggregator; add --aggregator dwa');
+    cfg.aggregator = { ...section('aggregator'), temperature: flags.dwaTemperature };
+  }
   let data = section('data');
   if (flags.data) {
     const ext = extname(flags.data).toLowerCase();
@@ -167,6 +173,9 @@ export function resolveRunConfig(flags: RunFlags, extra: Record<string, unknown>
   for (const t of run.tasks) {
     if (names.has(t.name)) throw new ConfigError(`invalid run configuration: tasks: task name ${t.name} appears twice`);
     names.add(t.name);
+  }
+  if (run.aggregator.name === 'dwa' && run.variant === 'parallel') {
+    throw new ConfigError('invalid run configuration: aggregator dwa weighs the tasks of one shared batch and needs the distributed variant (the parallel variant weighs each task by its tasks[].weight)');
   }
   if (run.aggregator.name === 'static' && run.aggregator.weights) {
     for (const k of Object.keys(run.aggregator.weights)) {

@@ -125,6 +125,8 @@ export class Coordinator {
   private summary?: RunSummary;
   private readonly placement?: Placement;
   private readonly taskInfo: Record<string, { trainSize: number; valSize: number; stepsPerEpoch: number }> = {};
+  /** Resuming a run with a stateful aggregator: the losses of the steps before the checkpoint. */
+  private stepLosses?: Array<Record<string, number>>;
 
   constructor(private readonly opts: CoordinatorOptions) {
     this.log = opts.logger;
@@ -136,6 +138,7 @@ export class Coordinator {
       if (opts.config.variant === 'parallel') throw new Error('resuming from a checkpoint is supported for the distributed variant only');
       this.nextStepToWrite = opts.resume.step;
       const dropped = this.dir.truncateMetricsFrom(opts.resume.step);
+      if (opts.config.aggregator.name === 'dwa') this.stepLosses = this.dir.stepLossesBefore(opts.resume.step);
       this.log.info({ checkpoint: opts.resume.dir, droppedMetricLines: dropped }, `resuming at step ${opts.resume.step}`);
     }
     if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new Error(`--workers must be a positive integer (got ${opts.workers})`);
@@ -274,7 +277,7 @@ export class Coordinator {
         run: this.config,
         startStep: resume?.step ?? 0,
         ...(this.placement ? { placement: this.placement } : {}),
-        ...(resume ? { resume: { params: resume.params, optimizer: resume.optimizer } } : {}),
+        ...(resume ? { resume: { params: resume.params, optimizer: resume.optimizer, ...(this.stepLosses ? { stepLosses: this.stepLosses } : {}) } } : {}),
       });
     }
     if (this.placement) this.log.info(`placement (task=[ranks]): ${describePlacement(this.placement)}`);

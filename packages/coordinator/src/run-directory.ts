@@ -66,6 +66,34 @@ export class RunDirectory {
     return lines.length - kept.length;
   }
 
+  /**
+   * The per-task losses of steps 0 .. step-1 from metrics.jsonl, in step order, for an aggregator
+   * that replays them on resume; an error names the first step that is missing.
+   */
+  stepLossesBefore(step: number): Array<Record<string, number>> {
+    const file = this.file('metrics.jsonl');
+    const byStep = new Map<number, Record<string, number>>();
+    if (existsSync(file)) {
+      for (const l of readFileSync(file, 'utf8').split('\n')) {
+        if (!l.trim()) continue;
+        let rec: { type?: string; step?: number; losses?: Record<string, number> };
+        try {
+          rec = JSON.parse(l);
+        } catch {
+          continue;
+        }
+        if (rec.type === 'train' && typeof rec.step === 'number' && rec.step < step && rec.losses) byStep.set(rec.step, { ...byStep.get(rec.step), ...rec.losses });
+      }
+    }
+    const out: Array<Record<string, number>> = [];
+    for (let s = 0; s < step; s++) {
+      const losses = byStep.get(s);
+      if (!losses) throw new Error(`${file} has no losses of step ${s}; a run whose aggregator depends on past losses (dwa) resumes from them`);
+      out.push(losses);
+    }
+    return out;
+  }
+
   close(): void {
     if (this.metricsFd !== undefined) {
       fsyncSync(this.metricsFd);

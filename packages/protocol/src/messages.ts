@@ -39,7 +39,14 @@ export const messageSchemas = {
     /** Parallel variant: task -> ranks of its group. */
     placement: z.record(z.string(), z.array(rank)).optional(),
     /** Resuming: the checkpoint's parameters and optimizer state; training continues at startStep. */
-    resume: z.object({ params: bytes, optimizer: z.object({ stepCount: z.number().int().nonnegative(), buffers: z.array(bytes) }) }).optional(),
+    resume: z
+      .object({
+        params: bytes,
+        optimizer: z.object({ stepCount: z.number().int().nonnegative(), buffers: z.array(bytes) }),
+        /** Stateful aggregators (DWA): the global per-task losses of every step before startStep, from metrics.jsonl, in step order. */
+        stepLosses: z.array(z.record(z.string(), z.number())).optional(),
+      })
+      .optional(),
   }),
   /** worker -> coordinator: ring formed, parameters broadcast, ready to step. */
   ready: z.object({

@@ -87,6 +87,8 @@ export const optimizerSchema = z.strictObject({
 export const aggregatorSchema = z.discriminatedUnion('name', [
   z.strictObject({ name: z.literal('equal') }),
   z.strictObject({ name: z.literal('static'), weights: z.record(z.string(), z.number().nonnegative()).optional() }),
+  /** Dynamic Weight Average (distributed variant): weights from the ratio of the last two epochs' mean losses. */
+  z.strictObject({ name: z.literal('dwa'), temperature: z.number().positive().default(2) }),
 ]);
 
 export const backendSchema = z.enum(['auto', 'node-gpu', 'node', 'wasm', 'cpu']);

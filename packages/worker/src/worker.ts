@@ -85,7 +85,11 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerExit> {
     group.on('peer-lost', (peer: number, reason: string) => log.error({ peer }, `lost peer rank ${peer}: ${reason}`));
     trainer = await createTrainer(group, run, assign.placement);
     if (assign.resume) {
-      trainer.restore(bytesToFloat32(assign.resume.params), { stepCount: assign.resume.optimizer.stepCount, buffers: assign.resume.optimizer.buffers.map(bytesToFloat32) });
+      trainer.restore(
+        bytesToFloat32(assign.resume.params),
+        { stepCount: assign.resume.optimizer.stepCount, buffers: assign.resume.optimizer.buffers.map(bytesToFloat32) },
+        assign.resume.stepLosses,
+      );
       log.info({ rank }, `restored the checkpoint of step ${assign.startStep}`);
     }
     await trainer.synchronizeInitialState();

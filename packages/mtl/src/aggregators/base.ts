@@ -15,6 +15,12 @@ export interface Aggregator {
   readonly name: string;
   readonly kind: 'linear' | 'stacked';
   weights?(ctx: AggregatorContext): Record<string, number>;
+  /**
+   * Stateful weightings (DWA): after every step, the global per-task mean training losses of that
+   * step, identical on every rank, and whether it ended an epoch. A resumed run replays the steps
+   * before its checkpoint from metrics.jsonl, so the state never needs a checkpoint of its own.
+   */
+  observe?(losses: Record<string, number>, epochEnd: boolean): void;
   /** stacked: task-major [numTasks][...]; combine `segment` of each task into `out` (same segment). */
   combine?(stacked: Float32Array, numTasks: number, segment: { offset: number; size: number }, out: Float32Array, ctx: AggregatorContext): void;
 }

@@ -1,11 +1,12 @@
 import type { Aggregator } from './base';
+import { DwaAggregator } from './dwa';
 import { EqualAggregator } from './equal';
 import { StaticAggregator } from './static';
 
 export type { Aggregator, AggregatorContext } from './base';
-export { EqualAggregator, StaticAggregator };
+export { DwaAggregator, EqualAggregator, StaticAggregator };
 
-export type AggregatorSpec = { name: 'equal' } | { name: 'static'; weights: Record<string, number> };
+export type AggregatorSpec = { name: 'equal' } | { name: 'static'; weights: Record<string, number> } | { name: 'dwa'; temperature?: number };
 
 export function createAggregator(spec: AggregatorSpec): Aggregator {
   switch (spec.name) {
@@ -14,7 +15,9 @@ export function createAggregator(spec: AggregatorSpec): Aggregator {
     case 'static':
       if (!spec.weights || typeof spec.weights !== 'object') throw new Error("static aggregator needs 'weights'");
       return new StaticAggregator(spec.weights);
+    case 'dwa':
+      return new DwaAggregator(spec.temperature);
     default:
-      throw new Error(`unknown aggregator '${(spec as { name: string }).name}' (expected equal or static)`);
+      throw new Error(`unknown aggregator '${(spec as { name: string }).name}' (expected equal, static or dwa)`);
   }
 }

@@ -42,7 +42,11 @@ export class DistributedTrainer extends Trainer {
     this.optimizer = createOptimizer([{ offset: 0, size: this.model.numParams, spec: config.optimizer }]);
     const agg = config.aggregator;
     this.aggregator = createAggregator(
-      agg.name === 'static' ? { name: 'static', weights: agg.weights ?? Object.fromEntries(config.tasks.map((t) => [t.name, t.weight])) } : { name: 'equal' },
+      agg.name === 'static'
+        ? { name: 'static', weights: agg.weights ?? Object.fromEntries(config.tasks.map((t) => [t.name, t.weight])) }
+        : agg.name === 'dwa'
+          ? { name: 'dwa', temperature: agg.temperature }
+          : { name: 'equal' },
     );
     if (this.aggregator.kind !== 'linear') throw new Error(`aggregator ${this.aggregator.name} is not supported by the distributed trainer yet`);
     this.sampler = new DistributedSampler({ size: train.size, batchSize: config.batchSize, seed: config.seed, dropLast: config.dropLast });
@@ -67,11 +71,16 @@ export class DistributedTrainer extends Trainer {
     this.model.setParams(this.params);
   }
 
-  restore(params: Float32Array, optimizer: { stepCount: number; buffers: Float32Array[] }): void {
+  restore(params: Float32Array, optimizer: { stepCount: number; buffers: Float32Array[] }, stepLosses?: Array<Record<string, number>>): void {
     if (params.length !== this.params.length) throw new Error(`checkpoint holds ${params.length} parameters, the model has ${this.params.length}`);
     this.params.set(params);
     this.optimizer.loadState(optimizer);
     this.model.setParams(this.params);
+    // A stateful aggregator sees again what it saw before the checkpoint, in the same order.
+    if (this.aggregator.observe) {
+      if (!stepLosses || stepLosses.length !== optimizer.stepCount) throw new Error(`aggregator ${this.aggregator.name} needs the losses of the ${optimizer.stepCount} steps before the checkpoint; got ${stepLosses?.length ?? 0}`);
+      stepLosses.forEach((losses, s) => this.aggregator.observe!(losses, this.epochOf(s).epochEnd));
+    }
   }
 
   protected async trainStep(step: number): Promise<StepOutcome> {
@@ -153,6 +162,7 @@ export class DistributedTrainer extends Trainer {
       counts[name] = this.countBuf[k]!;
       losses[name] = this.countBuf[k]! > 0 ? this.reduceBuf[P + k]! / this.countBuf[k]! : 0;
     }
+    this.aggregator.observe?.(losses, this.epochOf(step).epochEnd);
     return {
       losses,
       counts,

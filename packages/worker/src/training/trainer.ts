@@ -48,7 +48,7 @@ export abstract class Trainer {
 
   abstract synchronizeInitialState(): Promise<void>;
   /** Load a checkpoint's parameters and optimizer state (before synchronizeInitialState). */
-  abstract restore(params: Float32Array, optimizer: { stepCount: number; buffers: Float32Array[] }): void;
+  abstract restore(params: Float32Array, optimizer: { stepCount: number; buffers: Float32Array[] }, stepLosses?: Array<Record<string, number>>): void;
   protected abstract trainStep(step: number): Promise<StepOutcome>;
   /** Cross-rank checksum comparison; returns this rank's checksum of what it compared. */
   protected abstract verify(step: number): Promise<string>;
