@@ -46,6 +46,10 @@ describe('run configuration', () => {
     expect(() => resolveRunConfig(parseTrain(['--correlation', '3']))).toThrow(ConfigError);
     expect(() => resolveRunConfig(parseTrain(['--correlation', '3']))).toThrow(/data\.correlation/);
     expect(() => resolveRunConfig(parseTrain(['--data', 'file.parquet']))).toThrow(/expected a \.csv or \.jsonl file/);
+    expect(resolveRunConfig(parseTrain(['--aggregator', 'dwa'])).aggregator).toEqual({ name: 'dwa', temperature: 2 });
+    expect(resolveRunConfig(parseTrain(['--aggregator', 'dwa', '--dwa-temperature', '0.5'])).aggregator).toEqual({ name: 'dwa', temperature: 0.5 });
+    expect(() => resolveRunConfig(parseTrain(['--dwa-temperature', '3']))).toThrow(/--dwa-temperature applies to the dwa aggregator; add --aggregator dwa/);
+    expect(() => resolveRunConfig(parseTrain(['--aggregator', 'dwa', '--variant', 'parallel']))).toThrow(/aggregator dwa .* needs the distributed variant/);
     const dir = mkdtempSync(join(tmpdir(), 'mtl-opts-'));
     const list = join(dir, 'list.yaml');
     writeFileSync(list, '- 1\n- 2\n');
