@@ -17,6 +17,8 @@ export interface LocalClusterOptions {
   cpuAffinity?: CpuAffinity;
   /** Write report.html at the end (default true). */
   report?: boolean;
+  /** Elastic: re-form the ring without a lost worker at most this many times (coordinator --max-restarts). */
+  maxRestarts?: number;
 }
 
 export type CpuAffinity = 'auto' | 'none' | number[];
@@ -69,7 +71,7 @@ export async function runLocalCluster(opts: LocalClusterOptions): Promise<number
 
   const coordinator = spawn(
     process.execPath,
-    [CLI, 'coordinator', '--workers', String(opts.workers), '--host', '127.0.0.1', '--port', '0', '--out', opts.outDir, '--log-format', 'json', '--config-json', JSON.stringify(opts.config), ...(opts.resume ? ['--resume', opts.outDir] : []), ...(opts.report === false ? ['--no-report'] : [])],
+    [CLI, 'coordinator', '--workers', String(opts.workers), '--host', '127.0.0.1', '--port', '0', '--out', opts.outDir, '--log-format', 'json', '--config-json', JSON.stringify(opts.config), ...(opts.resume ? ['--resume', opts.outDir] : []), ...(opts.report === false ? ['--no-report'] : []), ...(opts.maxRestarts ? ['--max-restarts', String(opts.maxRestarts)] : [])],
     { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
   );
   children.push(coordinator);

@@ -13,7 +13,7 @@ import {
   type MessageOf,
   type RunConfig,
 } from '@mtl/protocol';
-import { RunDirectory, type Checkpoint } from './run-directory';
+import { RunDirectory, latestCheckpoint, type Checkpoint } from './run-directory';
 import { WorkerLink, assignRanks } from './worker-link';
 import { ThroughputMeter, formatCount, formatMetric, metricTable } from './progress';
 import { saveModel, type ModelArtifactSpec } from './model-writer';
@@ -39,6 +39,12 @@ export interface CoordinatorOptions {
   progressIntervalMs?: number;
   /** Continue a run from this checkpoint (its directory is the run directory). */
   resume?: Checkpoint;
+  /**
+   * Elastic training (distributed variant): when a worker is lost (its connection closes or its
+   * heartbeats stop), re-form the ring from the workers left and continue from the newest
+   * checkpoint, at most this many times (as torchrun's --max-restarts). 0 (default): the run fails.
+   */
+  maxRestarts?: number;
   /** Serve wss:// (and https status) with this certificate. */
   tls?: { cert: string | Buffer; key: string | Buffer };
 }
@@ -54,6 +60,8 @@ export interface RunSummary {
   backend: string;
   /** How matrix products ran on rank 0 (native GEMM, wasm XNNPACK, ...). */
   kernels?: string;
+  /** How many times the ring was re-formed after losing a worker. */
+  restarts?: number;
   /** The global step the run reached (counting steps before a resume). */
   steps: number;
   resumedFrom?: number;
@@ -98,7 +106,16 @@ export class Coordinator {
   private http?: HttpServer;
   private wss?: WebSocketServer;
   private readonly links: WorkerLink[] = [];
-  private phase: 'admitting' | 'forming' | 'training' | 'finished' = 'admitting';
+  private phase: 'admitting' | 'forming' | 'training' | 'reforming' | 'finished' = 'admitting';
+  private restarts = 0;
+  /** Rings formed before the current one (the handshake of each ring's peers carries it). */
+  private generation = 0;
+  private reformTimer?: NodeJS.Timeout;
+  private reformReason = '';
+  /** Workers that stopped for the re-form (reported failed after the abort, or before it). */
+  private readonly stopped = new Set<WorkerLink>();
+  /** Where the next ring starts: the resumed checkpoint, then the newest one at each re-form. */
+  private resumeFrom?: Checkpoint;
   private nextId = 0;
   private ready = new Map<number, MessageOf<'ready'>>();
   private readonly pendingSteps = new Map<number, StepReport[]>();
@@ -134,10 +151,11 @@ export class Coordinator {
     if (opts.config.variant === 'parallel') this.placement = placeTasks(opts.config.tasks.map((t) => t.name), opts.workers, opts.config.placement);
     this.dir = new RunDirectory(opts.outDir);
     this.finished = new Promise((resolve) => (this.finish = resolve));
+    this.resumeFrom = opts.resume;
     if (opts.resume) {
       if (opts.config.variant === 'parallel') throw new Error('resuming from a checkpoint is supported for the distributed variant only');
       this.nextStepToWrite = opts.resume.step;
-      const dropped = this.dir.truncateMetricsFrom(opts.resume.step);
+      const dropped = this.dir.truncateMetricsFrom(opts.resume.step).lines;
       if (opts.config.aggregator.name === 'dwa') this.stepLosses = this.dir.stepLossesBefore(opts.resume.step);
       this.log.info({ checkpoint: opts.resume.dir, droppedMetricLines: dropped }, `resuming at step ${opts.resume.step}`);
     }
@@ -268,7 +286,7 @@ export class Coordinator {
     this.links.sort((a, b) => a.rank - b.rank);
     const peers = this.links.map((l) => ({ rank: l.rank, host: l.host, port: l.dataPort }));
     for (const l of this.links) {
-      const resume = this.opts.resume;
+      const resume = this.resumeFrom;
       l.send({
         type: 'assign',
         rank: l.rank,
@@ -276,6 +294,7 @@ export class Coordinator {
         peers,
         run: this.config,
         startStep: resume?.step ?? 0,
+        ...(this.generation > 0 ? { generation: this.generation } : {}),
         ...(this.placement ? { placement: this.placement } : {}),
         ...(resume ? { resume: { params: resume.params, optimizer: resume.optimizer, ...(this.stepLosses ? { stepLosses: this.stepLosses } : {}) } } : {}),
       });
@@ -309,6 +328,10 @@ export class Coordinator {
         if (this.links.every((l) => l.done)) void this.complete();
         return;
       case 'failed':
+        if (this.phase === 'reforming') {
+          this.stopped.add(link);
+          return this.continueIfStopped();
+        }
         // Wait briefly: when a peer died, its own disconnect is the better explanation than a neighbour's collective error.
         link.failed = true;
         return this.fail(`${link.describe()} failed: ${msg.error}`, 'failed', false);
@@ -343,7 +366,8 @@ export class Coordinator {
       }),
     });
     this.phase = 'training';
-    this.trainStartedAt = Date.now();
+    // A re-formed ring keeps the run's clock, so metrics' `time` goes on from where it was.
+    if (!this.trainStartedAt) this.trainStartedAt = Date.now();
     const trainSize = this.placement ? Object.values(this.taskInfo).reduce((a, t) => a + t.trainSize, 0) : r0.trainSize;
     this.log.info(
       { variant: this.config.variant, backend: r0.backend, kernels: r0.kernels, params: r0.numParams, train: trainSize, val: r0.valSize, stepsPerEpoch: r0.stepsPerEpoch },
@@ -353,7 +377,8 @@ export class Coordinator {
   }
 
   private onStep(msg: StepReport): void {
-    if (msg.step < this.nextStepToWrite) return;
+    // Reports of a ring being re-formed are dropped: its steps after the checkpoint are done again.
+    if (this.phase !== 'training' || msg.step < this.nextStepToWrite) return;
     const list = this.pendingSteps.get(msg.step) ?? [];
     list.push(msg);
     this.pendingSteps.set(msg.step, list);
@@ -462,22 +487,97 @@ export class Coordinator {
       this.log.warn({ worker: link.name }, `worker left before the ring formed (${this.links.length}/${this.opts.workers} joined)`);
       return;
     }
-    if (this.phase === 'finished' || link.done || link.failed) return;
+    if (this.phase === 'finished' || !this.links.includes(link)) return;
+    // A worker that reported its own failure is not lost (unless a re-form may recover from it).
+    if ((link.done || link.failed) && !this.mayReform()) return;
     const why = reason ? `${code} ${reason}` : `code ${code}`;
-    this.fail(`${link.describe()} disconnected at step ${this.nextStepToWrite} (${why})`, 'failed', true);
+    this.lost(link, `${link.describe()} disconnected at step ${this.nextStepToWrite} (${why})`);
   }
 
   private checkHeartbeats(): void {
-    if (this.phase !== 'training' && this.phase !== 'forming') return;
+    if (this.phase !== 'training' && this.phase !== 'forming' && this.phase !== 'reforming') return;
     const limit = this.config.heartbeatTimeout * 1000;
     const now = Date.now();
     for (const l of this.links) {
       if (!l.done && !l.closed && now - l.lastSeen > limit) {
-        this.fail(`${l.describe()} missed heartbeats for ${this.config.heartbeatTimeout}s at step ${this.nextStepToWrite}`, 'failed', true);
+        this.lost(l, `${l.describe()} missed heartbeats for ${this.config.heartbeatTimeout}s at step ${this.nextStepToWrite}`);
         l.ws.terminate();
         return;
       }
     }
+  }
+
+  // ---- elastic: re-forming the ring without a lost worker ----------------------------------------
+
+  private mayReform(): boolean {
+    return this.config.variant === 'distributed' && this.restarts < (this.opts.maxRestarts ?? 0) && ['forming', 'training', 'reforming'].includes(this.phase);
+  }
+
+  /** A worker is gone: re-form without it while restarts remain, else fail the run naming it. */
+  private lost(link: WorkerLink, reason: string): void {
+    const survivors = this.links.filter((l) => l !== link && !l.closed);
+    if (this.phase === 'reforming' && survivors.length > 0) {
+      // Lost while the ring was being re-formed: the same re-form goes on without it.
+      this.links.splice(this.links.indexOf(link), 1);
+      this.stopped.delete(link);
+      this.log.warn(`${reason}; the ring is re-formed with ${survivors.length} worker(s)`);
+      return this.continueIfStopped();
+    }
+    if (!this.mayReform() || survivors.length === 0) return this.fail(reason, 'failed', true);
+    this.restarts++;
+    this.generation++;
+    clearTimeout(this.failTimer);
+    clearTimeout(this.readyTimer);
+    this.failure = undefined;
+    this.reformReason = reason;
+    this.phase = 'reforming';
+    this.links.splice(this.links.indexOf(link), 1);
+    this.ready.clear();
+    this.pendingSteps.clear();
+    this.stopped.clear();
+    this.log.warn(`${reason}; re-forming the ring with the ${survivors.length} worker(s) left (restart ${this.restarts} of ${this.opts.maxRestarts})`);
+    for (const l of this.links) {
+      // One that already reported a failure (its collective saw the peer go) has stopped.
+      if (l.failed) this.stopped.add(l);
+      l.failed = false;
+      l.done = false;
+      l.send({ type: 'abort', reason: `${reason}; the ring is re-formed without it`, reform: true });
+    }
+    this.reformTimer = setTimeout(() => {
+      const waiting = this.links.filter((l) => !this.stopped.has(l)).map((l) => l.describe());
+      this.fail(`re-forming the ring after "${reason}": ${waiting.join(', ')} did not stop within 60 s`, 'failed', true);
+    }, 60_000);
+    this.continueIfStopped();
+  }
+
+  /** Once every worker left has stopped: the next ring, from the newest checkpoint (or the start). */
+  private continueIfStopped(): void {
+    if (this.phase !== 'reforming' || this.links.some((l) => !this.stopped.has(l))) return;
+    clearTimeout(this.reformTimer);
+    let ckpt: Checkpoint | undefined;
+    try {
+      ckpt = latestCheckpoint(this.dir.path);
+    } catch (err) {
+      return this.fail(`re-forming the ring: ${(err as Error).message}`, 'failed', true);
+    }
+    const step = ckpt?.step ?? 0;
+    const dropped = this.dir.truncateMetricsFrom(step);
+    // Steps after the checkpoint were recorded once and will be done again: count them once.
+    this.samples -= dropped.samples;
+    this.stepsRecorded -= dropped.trainSteps;
+    this.nextStepToWrite = step;
+    this.resumeFrom = ckpt;
+    this.stepLosses = this.config.aggregator.name === 'dwa' && step > 0 ? this.dir.stepLossesBefore(step) : undefined;
+    this.dir.appendMetrics({
+      type: 'restart',
+      step,
+      time: this.trainStartedAt ? (Date.now() - this.trainStartedAt) / 1000 : 0,
+      world: this.links.length,
+      generation: this.generation,
+      reason: this.reformReason,
+    });
+    this.log.info(`continuing from ${ckpt ? `the checkpoint of step ${step}` : 'the start (no checkpoint yet; --checkpoint-every keeps more of a run)'} with ${this.links.length} worker(s)`);
+    this.formRing();
   }
 
   /**
@@ -490,11 +590,15 @@ export class Coordinator {
     if (this.failure && (this.failure.decisive || !decisive)) return;
     this.failure = { reason, status, decisive };
     clearTimeout(this.failTimer);
-    this.failTimer = setTimeout(() => void this.stopWithFailure(), decisive ? 0 : 500);
+    // Elastic: a neighbour's collective error usually means a worker is gone; give the heartbeats
+    // time to say which, so the ring can be re-formed without it.
+    const wait = decisive ? 0 : this.mayReform() ? (this.config.heartbeatTimeout + 2) * 1000 : 500;
+    this.failTimer = setTimeout(() => void this.stopWithFailure(), wait);
   }
 
   private async stopWithFailure(): Promise<void> {
     if (this.phase === 'finished' || !this.failure) return;
+    clearTimeout(this.reformTimer);
     const { reason, status } = this.failure;
     this.phase = 'finished';
     this.log.error(`run ${status}: ${reason}`);
@@ -534,6 +638,7 @@ export class Coordinator {
       ...(r0?.kernels ? { kernels: r0.kernels } : {}),
       steps: this.nextStepToWrite,
       ...(this.opts.resume ? { resumedFrom: this.opts.resume.step } : {}),
+      ...(this.restarts ? { restarts: this.restarts } : {}),
       stepsPlanned: r0?.totalSteps ?? 0,
       epochs: r0 && r0.stepsPerEpoch > 0 ? this.nextStepToWrite / r0.stepsPerEpoch : 0,
       taskEpochs: Object.fromEntries(Object.entries(this.taskInfo).map(([t, i]) => [t, i.stepsPerEpoch > 0 ? this.nextStepToWrite / i.stepsPerEpoch : 0])),

@@ -49,21 +49,29 @@ export class RunDirectory {
    * Drop metric lines of steps at or after `step` (work done after the checkpoint a resumed run restarts
    * from, which the resumed run will do again); unparsable lines are kept as they are.
    */
-  truncateMetricsFrom(step: number): number {
+  truncateMetricsFrom(step: number): { lines: number; trainSteps: number; samples: number } {
     const file = this.file('metrics.jsonl');
-    if (!existsSync(file)) return 0;
+    const out = { lines: 0, trainSteps: 0, samples: 0 };
+    if (!existsSync(file)) return out;
+    this.close(); // the append descriptor reopens on the next line
     const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
     const kept = lines.filter((l) => {
       try {
-        const rec = JSON.parse(l) as { step?: number; type?: string };
+        const rec = JSON.parse(l) as { step?: number; type?: string; samples?: number };
         const at = rec.type === 'eval' ? (rec.step ?? 0) - 1 : (rec.step ?? 0);
-        return at < step;
+        if (at < step) return true;
+        if (rec.type === 'train') {
+          out.trainSteps++;
+          out.samples += rec.samples ?? 0;
+        }
+        return false;
       } catch {
         return true;
       }
     });
     writeFileAtomic(file, kept.map((l) => l + '\n').join(''));
-    return lines.length - kept.length;
+    out.lines = lines.length - kept.length;
+    return out;
   }
 
   /**

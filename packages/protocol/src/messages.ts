@@ -36,6 +36,8 @@ export const messageSchemas = {
     peers: z.array(peer),
     run: runConfigSchema,
     startStep: z.number().int().nonnegative(),
+    /** How many times the ring was re-formed before this assignment (0: the first ring); part of the peer handshake, so a peer of an older ring cannot join. */
+    generation: z.number().int().nonnegative().optional(),
     /** Parallel variant: task -> ranks of its group. */
     placement: z.record(z.string(), z.array(rank)).optional(),
     /** Resuming: the checkpoint's parameters and optimizer state; training continues at startStep. */
@@ -101,7 +103,11 @@ export const messageSchemas = {
   /** either direction: liveness. */
   heartbeat: z.object({ t: finite }),
   /** coordinator -> worker: stop now, the run failed or was cancelled. */
-  abort: z.object({ reason: z.string() }),
+  abort: z.object({
+    reason: z.string(),
+    /** The run goes on: the ring is re-formed without a lost worker; stop, report, and wait for a new assignment. */
+    reform: z.boolean().optional(),
+  }),
   /** coordinator -> worker: the run is over, exit. */
   shutdown: z.object({ status: z.enum(['completed', 'failed', 'aborted']) }),
 } as const;

@@ -103,7 +103,9 @@ export class ControlClient extends EventEmitter {
       w.resolve(msg);
       return;
     }
-    if (w && msg.type === 'abort') {
+    // An abort wakes whoever waits for the run to go on, but not a worker that has already stopped
+    // and waits for the coordinator's verdict (a new assignment or the shutdown).
+    if (w && msg.type === 'abort' && !w.types.includes('shutdown')) {
       this.waiter = undefined;
       w.reject(new Error(`run aborted by the coordinator: ${msg.reason}`));
       return;

@@ -68,57 +68,83 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerExit> {
   try {
     const welcome = await control.connect();
     log.info({ coordinator: opts.coordinator, dataPort: listener.port }, `joined as ${welcome.workerId} (${welcome.joined}/${welcome.expected}); waiting for the ring to form`);
-    const assign = await control.next('assign');
-    rank = assign.rank;
-    const run = assign.run;
-    const { backend, tf } = await selectBackend(opts.backend ?? run.backend);
-    log.info({ rank, world: assign.world, backend, kernels: matMulKernels(tf), runId: run.runId }, `assigned rank ${rank} of ${assign.world}`);
-    group = await ProcessGroup.connect({
-      rank,
-      world: assign.world,
-      peers: assign.peers,
-      listener,
-      secret: opts.secret,
-      runId: run.runId,
-      ...(opts.peerTls ? { tls: opts.tlsCa ? { ca: opts.tlsCa } : {} } : {}),
-    });
-    group.on('peer-lost', (peer: number, reason: string) => log.error({ peer }, `lost peer rank ${peer}: ${reason}`));
-    trainer = await createTrainer(group, run, assign.placement);
-    if (assign.resume) {
-      trainer.restore(
-        bytesToFloat32(assign.resume.params),
-        { stepCount: assign.resume.optimizer.stepCount, buffers: assign.resume.optimizer.buffers.map(bytesToFloat32) },
-        assign.resume.stepLosses,
-      );
-      log.info({ rank }, `restored the checkpoint of step ${assign.startStep}`);
+    let assign = await control.next('assign');
+    for (;;) {
+      try {
+        rank = assign.rank;
+        const run = assign.run;
+        const { backend, tf } = await selectBackend(opts.backend ?? run.backend);
+        log.info({ rank, world: assign.world, backend, kernels: matMulKernels(tf), runId: run.runId, generation: assign.generation ?? 0 }, `assigned rank ${rank} of ${assign.world}`);
+        group = await ProcessGroup.connect({
+          rank,
+          world: assign.world,
+          peers: assign.peers,
+          listener,
+          secret: opts.secret,
+          // A re-formed ring is a new generation: its peers prove it in the handshake, so a link
+          // from the ring before cannot end up in this one.
+          runId: assign.generation ? `${run.runId}~${assign.generation}` : run.runId,
+          ...(opts.peerTls ? { tls: opts.tlsCa ? { ca: opts.tlsCa } : {} } : {}),
+        });
+        group.on('peer-lost', (peer: number, reason: string) => log.error({ peer }, `lost peer rank ${peer}: ${reason}`));
+        trainer = await createTrainer(group, run, assign.placement);
+        if (assign.resume) {
+          trainer.restore(
+            bytesToFloat32(assign.resume.params),
+            { stepCount: assign.resume.optimizer.stepCount, buffers: assign.resume.optimizer.buffers.map(bytesToFloat32) },
+            assign.resume.stepLosses,
+          );
+          log.info({ rank }, `restored the checkpoint of step ${assign.startStep}`);
+        }
+        await trainer.synchronizeInitialState();
+        const info = trainer.info;
+        control.send({ type: 'ready', rank, backend, kernels: matMulKernels(tf), ...(cpus ? { cpus } : {}), tensors: tf.memory().numTensors, ...info });
+        await control.next('start');
+        const r = rank;
+        const checksum = await trainer.run({
+          onStep: (s) => control.send({ type: 'step', rank: r, ...s, tensors: tf.memory().numTensors }),
+          onEval: (step, epoch, metrics) => control.send({ type: 'eval', step, epoch, metrics }),
+          onParams: (step, reason, params, optimizer, sum) =>
+            control.send({
+              type: 'params',
+              step,
+              reason,
+              params: float32ToBytes(params),
+              checksum: sum,
+              optimizer: { stepCount: optimizer.stepCount, buffers: optimizer.buffers.map(float32ToBytes) },
+            }),
+        }, assign.startStep);
+        control.send({ type: 'done', rank, step: info.totalSteps, checksum });
+        const shutdown = await control.waitShutdown(30_000);
+        const st = group.stats;
+        log.info(
+          { rank, collectiveOps: st.ops, nativeRingOps: st.nativeOps, bytesSent: st.bytesSent },
+          `finished (${shutdown?.status ?? 'coordinator gone'}); ${st.ops} collective ops, ${st.nativeOps} on the native ring`,
+        );
+        return { status: shutdown?.status === 'failed' ? 'failed' : 'completed' };
+      } catch (err) {
+        const message = (err as Error).message;
+        const aborted = /aborted by the coordinator/.test(message);
+        if (aborted) log.warn({ rank }, message);
+        else log.error({ rank, err }, `worker failed: ${message}`);
+        trainer?.dispose();
+        trainer = undefined;
+        await group?.close().catch(() => undefined);
+        group = undefined;
+        control.send({ type: 'failed', ...(rank !== undefined ? { rank } : {}), error: message });
+        // The coordinator decides: the run ends (shutdown), or it re-forms the ring without a lost
+        // worker and this one trains on under a new assignment (mtl coordinator --max-restarts).
+        const verdict = await control.next('assign', 'shutdown').catch(() => undefined);
+        if (verdict?.type === 'assign') {
+          log.warn({ rank: verdict.rank, world: verdict.world }, `the ring is re-formed: rank ${verdict.rank} of ${verdict.world}, from step ${verdict.startStep}`);
+          assign = verdict;
+          continue;
+        }
+        return { status: aborted ? 'aborted' : 'failed', error: message };
+      }
     }
-    await trainer.synchronizeInitialState();
-    const info = trainer.info;
-    control.send({ type: 'ready', rank, backend, kernels: matMulKernels(tf), ...(cpus ? { cpus } : {}), tensors: tf.memory().numTensors, ...info });
-    await control.next('start');
-    const r = rank;
-    const checksum = await trainer.run({
-      onStep: (s) => control.send({ type: 'step', rank: r, ...s, tensors: tf.memory().numTensors }),
-      onEval: (step, epoch, metrics) => control.send({ type: 'eval', step, epoch, metrics }),
-      onParams: (step, reason, params, optimizer, sum) =>
-        control.send({
-          type: 'params',
-          step,
-          reason,
-          params: float32ToBytes(params),
-          checksum: sum,
-          optimizer: { stepCount: optimizer.stepCount, buffers: optimizer.buffers.map(float32ToBytes) },
-        }),
-    }, assign.startStep);
-    control.send({ type: 'done', rank, step: info.totalSteps, checksum });
-    const shutdown = await control.waitShutdown(30_000);
-    const st = group.stats;
-    log.info(
-      { rank, collectiveOps: st.ops, nativeRingOps: st.nativeOps, bytesSent: st.bytesSent },
-      `finished (${shutdown?.status ?? 'coordinator gone'}); ${st.ops} collective ops, ${st.nativeOps} on the native ring`,
-    );
-    return { status: shutdown?.status === 'failed' ? 'failed' : 'completed' };
   } catch (err) {
+    // Before the first assignment: refused, the coordinator gone, or the run aborted while forming.
     const message = (err as Error).message;
     const aborted = /aborted by the coordinator/.test(message);
     if (aborted) log.warn({ rank }, message);

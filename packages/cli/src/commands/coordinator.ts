@@ -18,6 +18,7 @@ interface CoordinatorFlags extends RunFlags {
   tlsKey?: string;
   resume?: string;
   report: boolean;
+  maxRestarts: number;
 }
 
 export function coordinatorCommand(): Command {
@@ -32,6 +33,7 @@ export function coordinatorCommand(): Command {
     .option('--tls-cert <file>', 'serve wss:// with this certificate (PEM); needs --tls-key')
     .option('--tls-key <file>', 'private key (PEM) of --tls-cert')
     .option('--no-report', 'do not write report.html into the run directory at the end')
+    .option('--max-restarts <n>', 'elastic (distributed variant): when a worker is lost, re-form the ring from the workers left and continue from the newest checkpoint, at most n times', nonNegativeInt('--max-restarts'), 0)
     .addOption(logFormatOption())
     .addOption(new Option('--config-json <json>', 'resolved run config (used by mtl train)').hideHelp());
   addRunOptions(cmd);
@@ -57,7 +59,7 @@ export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   const out = resolve(flags.resume ?? flags.out ?? `runs/${config.runId}`);
   if (!!flags.tlsCert !== !!flags.tlsKey) throw new ConfigError('--tls-cert and --tls-key go together');
   const tls = flags.tlsCert && flags.tlsKey ? { cert: readPem(flags.tlsCert, '--tls-cert'), key: readPem(flags.tlsKey, '--tls-key') } : undefined;
-  const coordinator = new Coordinator({ config, workers: flags.workers, host: flags.host, port: flags.port, secret, outDir: out, logger: log, ...(tls ? { tls } : {}), ...(resume ? { resume } : {}) });
+  const coordinator = new Coordinator({ config, workers: flags.workers, host: flags.host, port: flags.port, secret, outDir: out, logger: log, ...(tls ? { tls } : {}), ...(resume ? { resume } : {}), maxRestarts: flags.maxRestarts });
   const port = await coordinator.listen();
   process.send?.({ type: 'listening', port });
   const stop = (why: string) => coordinator.abort(why);

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { copyFileSync, cpSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { MtlProcess, finalParams, mtl, readJson, readJsonl, tempDir } from './harness';
+
+const workload = ['--steps', '2000', '--batch-size', '64', '--examples', '2048', '--trunk', '32', '--tasks', 'y:regression,c:binary', '--seed', '9', '--backend', 'cpu', '--checkpoint-every', '100'];
+
+describe('elastic training (--max-restarts)', () => {
+  it('a worker killed mid-run: the ring is re-formed from the two left, the run continues from the newest checkpoint and completes', async () => {
+    const dir = tempDir('elastic');
+    const out = join(dir, 'run');
+    const train = new MtlProcess(['train', '--workers', '3', '--max-restarts', '1', '--out', out, ...workload]);
+    await train.waitFor(/checkpoint written to checkpoints\/step-300/, 90_000);
+    const workers = readJson(join(out, 'config.json')).workers as Array<{ rank: number; pid: number; name: string }>;
+    process.kill(workers[1]!.pid, 'SIGKILL');
+    const res = await train.exit;
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr).toMatch(/worker worker-1 \(rank 1, host 127\.0\.0\.1, pid \d+\) disconnected at step \d+ \(code \d+\); re-forming the ring with the 2 worker\(s\) left \(restart 1 of 1\)/);
+    expect(res.stderr).toMatch(/continuing from the checkpoint of step \d+ with 2 worker\(s\)/);
+
+    const summary = readJson(join(out, 'summary.json'));
+    expect(summary.status).toBe('completed');
+    expect(summary.restarts).toBe(1);
+    expect(summary.world).toBe(2);
+    expect(summary.steps).toBe(2000);
+    expect(summary.samples).toBe(2000 * 64); // the steps done again after the checkpoint count once
+    const lines = readJsonl(join(out, 'metrics.jsonl'));
+    const restart = lines.filter((l) => l.type === 'restart');
+    expect(restart.length).toBe(1);
+    const from = restart[0].step as number;
+    expect(from % 100).toBe(0);
+    expect(from).toBeGreaterThanOrEqual(300);
+    expect(restart[0].world).toBe(2);
+    // Every step once in the log, and the two survivors kept their processes.
+    expect(lines.filter((l) => l.type === 'train').map((l) => l.step)).toEqual([...Array(2000).keys()]);
+    const after = readJson(join(out, 'config.json')).workers as Array<{ pid: number; name: string }>;
+    expect(after.map((w) => w.name)).toEqual(['worker-0', 'worker-2']);
+    expect(after.map((w) => w.pid)).toEqual([workers[0]!.pid, workers[2]!.pid]);
+
+    // Elastic continuation = resuming that checkpoint with two workers: the same bits.
+    const again = join(dir, 'resumed');
+    mkdirSync(join(again, 'checkpoints'), { recursive: true });
+    copyFileSync(join(out, 'config.json'), join(again, 'config.json'));
+    cpSync(join(out, 'checkpoints', `step-${from}`), join(again, 'checkpoints', `step-${from}`), { recursive: true });
+    const r = await mtl(['train', '--resume', again, '--workers', '2']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(Buffer.from(finalParams(again).buffer).equals(Buffer.from(finalParams(out).buffer))).toBe(true);
+  });
+
+  it('without restarts left, a lost worker still fails the run, naming it', async () => {
+    const out = join(tempDir('elastic-fail'), 'run');
+    const train = new MtlProcess(['train', '--workers', '2', '--max-restarts', '0', '--out', out, ...workload]);
+    await train.waitFor(/checkpoint written to checkpoints\/step-100/, 90_000);
+    const workers = readJson(join(out, 'config.json')).workers as Array<{ pid: number }>;
+    process.kill(workers[1]!.pid, 'SIGKILL');
+    const res = await train.exit;
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/run failed: worker worker-1 \(rank 1, host 127\.0\.0\.1, pid \d+\) disconnected/);
+    expect(readJson(join(out, 'summary.json')).status).toBe('failed');
+  });
+});
