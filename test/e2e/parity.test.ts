@@ -67,3 +67,28 @@ describe('a rank with an empty share of the batch', () => {
     expect(maxAbsDiff(params[0]!, params[1]!)).toBeLessThan(TOLERANCE);
   });
 });
+
+describe('gradient surgery (pcgrad) stays exact when distributed', () => {
+  it('W = 1, 2, 3 give the same parameters; the T task gradients travel (T times the bytes); the update differs from equal weighting', async () => {
+    const base = tempDir('parity-pcgrad');
+    const args = [...common, '--optimizer', 'adam', '--lr', '0.01'];
+    const params: Float32Array[] = [];
+    for (const w of [1, 2, 3]) {
+      const out = join(base, `w${w}`);
+      const res = await mtl(['train', '--workers', String(w), '--out', out, '--aggregator', 'pcgrad', ...args]);
+      expect(res.code, res.stderr).toBe(0);
+      params.push(finalParams(out));
+    }
+    expect(maxAbsDiff(params[0]!, params[1]!)).toBeLessThan(TOLERANCE);
+    expect(maxAbsDiff(params[0]!, params[2]!)).toBeLessThan(TOLERANCE);
+    const equal = join(base, 'equal');
+    const e = await mtl(['train', '--workers', '2', '--out', equal, ...args]);
+    expect(e.code, e.stderr).toBe(0);
+    expect(maxAbsDiff(params[1]!, finalParams(equal))).toBeGreaterThan(1e-3);
+    // Three tasks: the stacked all-reduce carries three gradients where equal weighting carries one.
+    const bytes = (dir: string) => readJson(join(dir, 'summary.json')).bytesSentPerStep as number;
+    const ratio = bytes(join(base, 'w2')) / bytes(equal);
+    expect(ratio).toBeGreaterThan(2.8);
+    expect(ratio).toBeLessThan(3.2);
+  });
+});

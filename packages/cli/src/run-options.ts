@@ -24,7 +24,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--lr <x>', 'learning rate', positiveFloat('--lr'))
     .option('--momentum <x>', 'SGD momentum', float('--momentum'))
     .option('--weight-decay <x>', 'L2 weight decay', float('--weight-decay'))
-    .addOption(new Option('--aggregator <name>', 'how task gradients combine (dwa: Dynamic Weight Average, distributed variant)').choices(['equal', 'static', 'dwa']))
+    .addOption(new Option('--aggregator <name>', 'how task gradients combine (dwa: Dynamic Weight Average; pcgrad: gradient surgery; both distributed variant)').choices(['equal', 'static', 'dwa', 'pcgrad']))
     .option('--dwa-temperature <x>', 'temperature T of the dwa aggregator (default 2)', positiveFloat('--dwa-temperature'))
     .option('--examples <n>', 'synthetic dataset size', positiveInt('--examples'))
     .option('--input-dim <n>', 'synthetic feature dimension', positiveInt('--input-dim'))
@@ -174,8 +174,8 @@ export function resolveRunConfig(flags: RunFlags, extra: Record<string, unknown>
     if (names.has(t.name)) throw new ConfigError(`invalid run configuration: tasks: task name ${t.name} appears twice`);
     names.add(t.name);
   }
-  if (run.aggregator.name === 'dwa' && run.variant === 'parallel') {
-    throw new ConfigError('invalid run configuration: aggregator dwa weighs the tasks of one shared batch and needs the distributed variant (the parallel variant weighs each task by its tasks[].weight)');
+  if ((run.aggregator.name === 'dwa' || run.aggregator.name === 'pcgrad') && run.variant === 'parallel') {
+    throw new ConfigError(`invalid run configuration: aggregator ${run.aggregator.name} combines the tasks of one shared batch and needs the distributed variant (the parallel variant weighs each task by its tasks[].weight)`);
   }
   if (run.aggregator.name === 'static' && run.aggregator.weights) {
     for (const k of Object.keys(run.aggregator.weights)) {

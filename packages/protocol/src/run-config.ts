@@ -89,6 +89,8 @@ export const aggregatorSchema = z.discriminatedUnion('name', [
   z.strictObject({ name: z.literal('static'), weights: z.record(z.string(), z.number().nonnegative()).optional() }),
   /** Dynamic Weight Average (distributed variant): weights from the ratio of the last two epochs' mean losses. */
   z.strictObject({ name: z.literal('dwa'), temperature: z.number().positive().default(2) }),
+  /** PCGrad gradient surgery (distributed variant): T per-task gradients all-reduced, conflicts projected away on the trunk. */
+  z.strictObject({ name: z.literal('pcgrad') }),
 ]);
 
 export const backendSchema = z.enum(['auto', 'node-gpu', 'node', 'wasm', 'cpu']);

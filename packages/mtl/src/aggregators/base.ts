@@ -21,6 +21,10 @@ export interface Aggregator {
    * before its checkpoint from metrics.jsonl, so the state never needs a checkpoint of its own.
    */
   observe?(losses: Record<string, number>, epochEnd: boolean): void;
-  /** stacked: task-major [numTasks][...]; combine `segment` of each task into `out` (same segment). */
-  combine?(stacked: Float32Array, numTasks: number, segment: { offset: number; size: number }, out: Float32Array, ctx: AggregatorContext): void;
+  /**
+   * stacked: `stacked` holds each task's global mean gradient, task-major ([numTasks][P], P =
+   * out.length); write the combined gradient into `out`. `shared` is the range of the parameters
+   * every task shares (the trunk); the rest belongs to one head each.
+   */
+  combine?(stacked: Float32Array, numTasks: number, shared: { offset: number; size: number }, out: Float32Array, ctx: AggregatorContext): void;
 }

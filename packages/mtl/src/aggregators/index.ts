@@ -1,12 +1,13 @@
 import type { Aggregator } from './base';
 import { DwaAggregator } from './dwa';
 import { EqualAggregator } from './equal';
+import { PcGradAggregator } from './pcgrad';
 import { StaticAggregator } from './static';
 
 export type { Aggregator, AggregatorContext } from './base';
-export { DwaAggregator, EqualAggregator, StaticAggregator };
+export { DwaAggregator, EqualAggregator, PcGradAggregator, StaticAggregator };
 
-export type AggregatorSpec = { name: 'equal' } | { name: 'static'; weights: Record<string, number> } | { name: 'dwa'; temperature?: number };
+export type AggregatorSpec = { name: 'equal' } | { name: 'static'; weights: Record<string, number> } | { name: 'dwa'; temperature?: number } | { name: 'pcgrad'; seed?: number };
 
 export function createAggregator(spec: AggregatorSpec): Aggregator {
   switch (spec.name) {
@@ -17,7 +18,9 @@ export function createAggregator(spec: AggregatorSpec): Aggregator {
       return new StaticAggregator(spec.weights);
     case 'dwa':
       return new DwaAggregator(spec.temperature);
+    case 'pcgrad':
+      return new PcGradAggregator(spec.seed);
     default:
-      throw new Error(`unknown aggregator '${(spec as { name: string }).name}' (expected equal, static or dwa)`);
+      throw new Error(`unknown aggregator '${(spec as { name: string }).name}' (expected equal, static, dwa or pcgrad)`);
   }
 }

@@ -26,6 +26,7 @@ export class DistributedTrainer extends Trainer {
   private readonly countBuf: Float32Array;
   private readonly weights: Record<string, number> = {};
   private readonly bucketMin = bucketMinElems();
+  private stackedBuf?: Float32Array;
   private batch?: Batch;
 
   constructor(
@@ -46,9 +47,12 @@ export class DistributedTrainer extends Trainer {
         ? { name: 'static', weights: agg.weights ?? Object.fromEntries(config.tasks.map((t) => [t.name, t.weight])) }
         : agg.name === 'dwa'
           ? { name: 'dwa', temperature: agg.temperature }
-          : { name: 'equal' },
+          : agg.name === 'pcgrad'
+            ? { name: 'pcgrad', seed: config.seed }
+            : { name: 'equal' },
     );
-    if (this.aggregator.kind !== 'linear') throw new Error(`aggregator ${this.aggregator.name} is not supported by the distributed trainer yet`);
+    // Gradient surgery needs each task's global gradient: T stacked gradients and the loss sums.
+    if (this.aggregator.kind === 'stacked') this.stackedBuf = new Float32Array(this.tasks.length * this.model.numParams + this.tasks.length);
     this.sampler = new DistributedSampler({ size: train.size, batchSize: config.batchSize, seed: config.seed, dropLast: config.dropLast });
     this.reduceBuf = new Float32Array(this.model.numParams + this.tasks.length);
     this.countBuf = new Float32Array(this.tasks.length);
@@ -84,6 +88,7 @@ export class DistributedTrainer extends Trainer {
   }
 
   protected async trainStep(step: number): Promise<StepOutcome> {
+    if (this.stackedBuf) return this.stackedStep(step, this.stackedBuf);
     const T = this.tasks.length;
     const P = this.model.numParams;
     const grad = this.reduceBuf.subarray(0, P);
@@ -171,6 +176,47 @@ export class DistributedTrainer extends Trainer {
       commMs: t4 - t3 - updateInWait,
       updateMs: updateMs + (t5 - t4),
     };
+  }
+
+  /**
+   * A step of a stacked aggregator (gradient surgery, DESIGN.md "Aggregators"): one backward pass
+   * per task, one all-reduce of the T gradients and loss sums (T times the bytes of a linear
+   * step), each task's sum divided by its global labelled count, and the same deterministic
+   * combination on every rank.
+   */
+  private async stackedStep(step: number, buf: Float32Array): Promise<StepOutcome> {
+    const T = this.tasks.length;
+    const P = this.model.numParams;
+    const stacked = buf.subarray(0, T * P);
+    const t0 = performance.now();
+    const global = this.sampler.globalBatch(step);
+    const batch = (this.batch = gatherBatch(this.train, this.sampler.rankBatch(step, this.group.rank, this.group.world), this.batch));
+    const globalCounts = countLabels(this.train, global);
+    for (let k = 0; k < T; k++) this.countBuf[k] = globalCounts[this.tasks[k]!.name]!;
+    const { lossSums } = this.model.perTaskGrads(batch, stacked);
+    for (let k = 0; k < T; k++) buf[T * P + k] = lossSums[this.tasks[k]!.name] ?? 0;
+    const t1 = performance.now();
+    await this.group.allReduce(buf);
+    const t2 = performance.now();
+    for (let k = 0; k < T; k++) {
+      const n = this.countBuf[k]!;
+      const g = stacked.subarray(k * P, (k + 1) * P);
+      if (n > 0) for (let i = 0; i < P; i++) g[i] = g[i]! / n;
+      else g.fill(0);
+    }
+    const grad = this.reduceBuf.subarray(0, P);
+    this.aggregator.combine!(stacked, T, this.model.trunkRange(), grad, { tasks: this.tasks, step });
+    this.optimizer.step(this.params, grad);
+    this.model.setParams(this.params);
+    const t3 = performance.now();
+    const losses: Record<string, number> = {};
+    const counts: Record<string, number> = {};
+    for (let k = 0; k < T; k++) {
+      const name = this.tasks[k]!.name;
+      counts[name] = this.countBuf[k]!;
+      losses[name] = this.countBuf[k]! > 0 ? buf[T * P + k]! / this.countBuf[k]! : 0;
+    }
+    return { losses, counts, samples: batch.n, computeMs: t1 - t0, commMs: t2 - t1, updateMs: t3 - t2 };
   }
 
   protected verify(step: number): Promise<string> {
