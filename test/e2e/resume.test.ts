@@ -58,6 +58,28 @@ describe('checkpoints and resume', () => {
     expect(losses(equal).slice(40)).not.toEqual(losses(straight).slice(40));
   });
 
+  it('uw: the learned log-scales survive a resume (replayed from metrics.jsonl), W=1 and W=2 agree, and the update differs from equal', async () => {
+    const base = tempDir('uw');
+    const uw = [...run, '--aggregator', 'uw', '--steps', '60'];
+    const straight = join(base, 'straight');
+    const a = await mtl(['train', ...uw, '--out', straight]);
+    expect(a.code, a.stderr).toBe(0);
+    const split = join(base, 'split');
+    const b1 = await mtl(['train', ...uw, '--steps', '27', '--out', split]);
+    expect(b1.code, b1.stderr).toBe(0);
+    const b2 = await mtl(['train', '--resume', split, '--steps', '60', '--workers', '2']);
+    expect(b2.code, b2.stderr).toBe(0);
+    expect(Buffer.from(finalParams(split).buffer).equals(Buffer.from(finalParams(straight).buffer))).toBe(true);
+    const w1 = join(base, 'w1');
+    const c = await mtl(['train', ...uw, '--workers', '1', '--out', w1]);
+    expect(c.code, c.stderr).toBe(0);
+    expect(maxAbsDiff(finalParams(w1), finalParams(straight))).toBeLessThan(2e-5);
+    const equal = join(base, 'equal');
+    const d = await mtl(['train', ...run, '--steps', '60', '--out', equal]);
+    expect(d.code, d.stderr).toBe(0);
+    expect(maxAbsDiff(finalParams(equal), finalParams(straight))).toBeGreaterThan(1e-4);
+  });
+
   it('refuses to resume a directory without checkpoints, naming it', async () => {
     const dir = tempDir('noresume');
     const res = await mtl(['coordinator', '--workers', '1', '--resume', dir], { MTL_SECRET: 'x'.repeat(20) });

@@ -24,7 +24,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--lr <x>', 'learning rate', positiveFloat('--lr'))
     .option('--momentum <x>', 'SGD momentum', float('--momentum'))
     .option('--weight-decay <x>', 'L2 weight decay', float('--weight-decay'))
-    .addOption(new Option('--aggregator <name>', 'how task gradients combine (dwa: Dynamic Weight Average; pcgrad: gradient surgery; both distributed variant)').choices(['equal', 'static', 'dwa', 'pcgrad']))
+    .addOption(new Option('--aggregator <name>', 'how task gradients combine (dwa: Dynamic Weight Average; uw: uncertainty weighting; pcgrad: gradient surgery; these three need the distributed variant)').choices(['equal', 'static', 'dwa', 'uw', 'pcgrad']))
     .option('--dwa-temperature <x>', 'temperature T of the dwa aggregator (default 2)', positiveFloat('--dwa-temperature'))
     .option('--examples <n>', 'synthetic dataset size', positiveInt('--examples'))
     .option('--input-dim <n>', 'synthetic feature dimension', positiveInt('--input-dim'))
@@ -174,7 +174,7 @@ export function resolveRunConfig(flags: RunFlags, extra: Record<string, unknown>
     if (names.has(t.name)) throw new ConfigError(`invalid run configuration: tasks: task name ${t.name} appears twice`);
     names.add(t.name);
   }
-  if ((run.aggregator.name === 'dwa' || run.aggregator.name === 'pcgrad') && run.variant === 'parallel') {
+  if (run.aggregator.name !== 'equal' && run.aggregator.name !== 'static' && run.variant === 'parallel') {
     throw new ConfigError(`invalid run configuration: aggregator ${run.aggregator.name} combines the tasks of one shared batch and needs the distributed variant (the parallel variant weighs each task by its tasks[].weight)`);
   }
   if (run.aggregator.name === 'static' && run.aggregator.weights) {

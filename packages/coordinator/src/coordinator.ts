@@ -51,6 +51,9 @@ export interface CoordinatorOptions {
 
 export type RunStatus = 'completed' | 'failed' | 'aborted';
 
+/** Aggregators whose state is a function of the losses seen so far: a resumed or re-formed run replays them. */
+const STATEFUL_AGGREGATORS: ReadonlySet<string> = new Set(['dwa', 'uw']);
+
 export interface RunSummary {
   runId: string;
   status: RunStatus;
@@ -156,7 +159,7 @@ export class Coordinator {
       if (opts.config.variant === 'parallel') throw new Error('resuming from a checkpoint is supported for the distributed variant only');
       this.nextStepToWrite = opts.resume.step;
       const dropped = this.dir.truncateMetricsFrom(opts.resume.step).lines;
-      if (opts.config.aggregator.name === 'dwa') this.stepLosses = this.dir.stepLossesBefore(opts.resume.step);
+      if (STATEFUL_AGGREGATORS.has(opts.config.aggregator.name)) this.stepLosses = this.dir.stepLossesBefore(opts.resume.step);
       this.log.info({ checkpoint: opts.resume.dir, droppedMetricLines: dropped }, `resuming at step ${opts.resume.step}`);
     }
     if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new Error(`--workers must be a positive integer (got ${opts.workers})`);
@@ -567,7 +570,7 @@ export class Coordinator {
     this.stepsRecorded -= dropped.trainSteps;
     this.nextStepToWrite = step;
     this.resumeFrom = ckpt;
-    this.stepLosses = this.config.aggregator.name === 'dwa' && step > 0 ? this.dir.stepLossesBefore(step) : undefined;
+    this.stepLosses = STATEFUL_AGGREGATORS.has(this.config.aggregator.name) && step > 0 ? this.dir.stepLossesBefore(step) : undefined;
     this.dir.appendMetrics({
       type: 'restart',
       step,

@@ -96,7 +96,7 @@ export class RunDirectory {
     const out: Array<Record<string, number>> = [];
     for (let s = 0; s < step; s++) {
       const losses = byStep.get(s);
-      if (!losses) throw new Error(`${file} has no losses of step ${s}; a run whose aggregator depends on past losses (dwa) resumes from them`);
+      if (!losses) throw new Error(`${file} has no losses of step ${s}; a run whose aggregator depends on past losses (dwa, uw) resumes from them`);
       out.push(losses);
     }
     return out;

@@ -91,6 +91,8 @@ export const aggregatorSchema = z.discriminatedUnion('name', [
   z.strictObject({ name: z.literal('dwa'), temperature: z.number().positive().default(2) }),
   /** PCGrad gradient surgery (distributed variant): T per-task gradients all-reduced, conflicts projected away on the trunk. */
   z.strictObject({ name: z.literal('pcgrad') }),
+  /** Uncertainty weighting (distributed variant): a learned log-scale per task, trained by the run's optimizer. */
+  z.strictObject({ name: z.literal('uw') }),
 ]);
 
 export const backendSchema = z.enum(['auto', 'node-gpu', 'node', 'wasm', 'cpu']);

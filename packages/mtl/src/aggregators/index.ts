@@ -2,12 +2,14 @@ import type { Aggregator } from './base';
 import { DwaAggregator } from './dwa';
 import { EqualAggregator } from './equal';
 import { PcGradAggregator } from './pcgrad';
+import { UwAggregator } from './uw';
+import type { OptimizerSpec } from '../optimizers';
 import { StaticAggregator } from './static';
 
 export type { Aggregator, AggregatorContext } from './base';
-export { DwaAggregator, EqualAggregator, PcGradAggregator, StaticAggregator };
+export { DwaAggregator, EqualAggregator, PcGradAggregator, StaticAggregator, UwAggregator };
 
-export type AggregatorSpec = { name: 'equal' } | { name: 'static'; weights: Record<string, number> } | { name: 'dwa'; temperature?: number } | { name: 'pcgrad'; seed?: number };
+export type AggregatorSpec = { name: 'equal' } | { name: 'static'; weights: Record<string, number> } | { name: 'dwa'; temperature?: number } | { name: 'pcgrad'; seed?: number } | { name: 'uw'; tasks: string[]; optimizer: OptimizerSpec };
 
 export function createAggregator(spec: AggregatorSpec): Aggregator {
   switch (spec.name) {
@@ -20,7 +22,9 @@ export function createAggregator(spec: AggregatorSpec): Aggregator {
       return new DwaAggregator(spec.temperature);
     case 'pcgrad':
       return new PcGradAggregator(spec.seed);
+    case 'uw':
+      return new UwAggregator(spec.tasks, spec.optimizer);
     default:
-      throw new Error(`unknown aggregator '${(spec as { name: string }).name}' (expected equal, static, dwa or pcgrad)`);
+      throw new Error(`unknown aggregator '${(spec as { name: string }).name}' (expected equal, static, dwa, pcgrad or uw)`);
   }
 }

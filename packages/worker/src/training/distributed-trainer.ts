@@ -49,7 +49,9 @@ export class DistributedTrainer extends Trainer {
           ? { name: 'dwa', temperature: agg.temperature }
           : agg.name === 'pcgrad'
             ? { name: 'pcgrad', seed: config.seed }
-            : { name: 'equal' },
+            : agg.name === 'uw'
+              ? { name: 'uw', tasks: config.tasks.map((t) => t.name), optimizer: config.optimizer }
+              : { name: 'equal' },
     );
     // Gradient surgery needs each task's global gradient: T stacked gradients and the loss sums.
     if (this.aggregator.kind === 'stacked') this.stackedBuf = new Float32Array(this.tasks.length * this.model.numParams + this.tasks.length);

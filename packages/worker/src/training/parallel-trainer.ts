@@ -48,7 +48,7 @@ export class ParallelTrainer extends Trainer {
     taskStepsPerEpoch: Record<string, number>,
   ) {
     super();
-    if (config.aggregator.name === 'dwa' || config.aggregator.name === 'pcgrad') throw new Error(`aggregator ${config.aggregator.name} needs the distributed variant; the parallel variant weighs each task by its tasks[].weight`);
+    if (config.aggregator.name !== 'equal' && config.aggregator.name !== 'static') throw new Error(`aggregator ${config.aggregator.name} needs the distributed variant; the parallel variant weighs each task by its tasks[].weight`);
     this.tasks = config.tasks.map((t) => ({ name: t.name, type: t.type }));
     const mine = config.tasks.filter((t) => placement[t.name]?.includes(world.rank));
     if (mine.length !== 1) throw new Error(`rank ${world.rank} belongs to ${mine.length} task groups; the parallel variant needs exactly one`);
