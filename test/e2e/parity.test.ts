@@ -68,14 +68,14 @@ describe('a rank with an empty share of the batch', () => {
   });
 });
 
-describe('gradient surgery (pcgrad) stays exact when distributed', () => {
+describe.each([['pcgrad'], ['mgda']])('gradient surgery (%s) stays exact when distributed', (method) => {
   it('W = 1, 2, 3 give the same parameters; the T task gradients travel (T times the bytes); the update differs from equal weighting', async () => {
-    const base = tempDir('parity-pcgrad');
+    const base = tempDir(`parity-${method}`);
     const args = [...common, '--optimizer', 'adam', '--lr', '0.01'];
     const params: Float32Array[] = [];
     for (const w of [1, 2, 3]) {
       const out = join(base, `w${w}`);
-      const res = await mtl(['train', '--workers', String(w), '--out', out, '--aggregator', 'pcgrad', ...args]);
+      const res = await mtl(['train', '--workers', String(w), '--out', out, '--aggregator', method, ...args]);
       expect(res.code, res.stderr).toBe(0);
       params.push(finalParams(out));
     }

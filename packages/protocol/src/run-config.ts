@@ -93,6 +93,8 @@ export const aggregatorSchema = z.discriminatedUnion('name', [
   z.strictObject({ name: z.literal('pcgrad') }),
   /** Uncertainty weighting (distributed variant): a learned log-scale per task, trained by the run's optimizer. */
   z.strictObject({ name: z.literal('uw') }),
+  /** MGDA-UB min-norm weights (distributed variant): T per-task gradients all-reduced, the shared gradient of least norm in their hull. */
+  z.strictObject({ name: z.literal('mgda') }),
 ]);
 
 export const backendSchema = z.enum(['auto', 'node-gpu', 'node', 'wasm', 'cpu']);

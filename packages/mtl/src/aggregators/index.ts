@@ -1,15 +1,16 @@
 import type { Aggregator } from './base';
 import { DwaAggregator } from './dwa';
 import { EqualAggregator } from './equal';
+import { MgdaAggregator } from './mgda';
 import { PcGradAggregator } from './pcgrad';
 import { UwAggregator } from './uw';
 import type { OptimizerSpec } from '../optimizers';
 import { StaticAggregator } from './static';
 
 export type { Aggregator, AggregatorContext } from './base';
-export { DwaAggregator, EqualAggregator, PcGradAggregator, StaticAggregator, UwAggregator };
+export { DwaAggregator, EqualAggregator, MgdaAggregator, PcGradAggregator, StaticAggregator, UwAggregator };
 
-export type AggregatorSpec = { name: 'equal' } | { name: 'static'; weights: Record<string, number> } | { name: 'dwa'; temperature?: number } | { name: 'pcgrad'; seed?: number } | { name: 'uw'; tasks: string[]; optimizer: OptimizerSpec };
+export type AggregatorSpec = { name: 'equal' } | { name: 'static'; weights: Record<string, number> } | { name: 'dwa'; temperature?: number } | { name: 'pcgrad'; seed?: number } | { name: 'mgda' } | { name: 'uw'; tasks: string[]; optimizer: OptimizerSpec };
 
 export function createAggregator(spec: AggregatorSpec): Aggregator {
   switch (spec.name) {
@@ -22,9 +23,11 @@ export function createAggregator(spec: AggregatorSpec): Aggregator {
       return new DwaAggregator(spec.temperature);
     case 'pcgrad':
       return new PcGradAggregator(spec.seed);
+    case 'mgda':
+      return new MgdaAggregator();
     case 'uw':
       return new UwAggregator(spec.tasks, spec.optimizer);
     default:
-      throw new Error(`unknown aggregator '${(spec as { name: string }).name}' (expected equal, static, dwa, pcgrad or uw)`);
+      throw new Error(`unknown aggregator '${(spec as { name: string }).name}' (expected equal, static, dwa, uw, pcgrad or mgda)`);
   }
 }

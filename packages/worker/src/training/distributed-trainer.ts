@@ -49,6 +49,8 @@ export class DistributedTrainer extends Trainer {
           ? { name: 'dwa', temperature: agg.temperature }
           : agg.name === 'pcgrad'
             ? { name: 'pcgrad', seed: config.seed }
+            : agg.name === 'mgda'
+              ? { name: 'mgda' }
             : agg.name === 'uw'
               ? { name: 'uw', tasks: config.tasks.map((t) => t.name), optimizer: config.optimizer }
               : { name: 'equal' },
