@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { copyFileSync, cpSync, mkdirSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MtlProcess, finalParams, mtl, readJson, readJsonl, tempDir } from './harness';
 
@@ -36,6 +36,11 @@ describe('elastic training (--max-restarts)', () => {
     const after = readJson(join(out, 'config.json')).workers as Array<{ pid: number; name: string }>;
     expect(after.map((w) => w.name)).toEqual(['worker-0', 'worker-2']);
     expect(after.map((w) => w.pid)).toEqual([workers[0]!.pid, workers[2]!.pid]);
+
+    // The run's page says it was re-formed, from where and why.
+    const report = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(report).toContain('<h2>Restarts</h2>');
+    expect(report).toMatch(new RegExp(`re-formed with 2 workers, continuing from step ${from}: worker worker-1 \\(rank 1`));
 
     // Elastic continuation = resuming that checkpoint with two workers: the same bits.
     const again = join(dir, 'resumed');

@@ -88,6 +88,8 @@ export interface LoadedRun {
   evals: EvalPoint[];
   /** Lines of metrics.jsonl that are neither train nor eval (kept out of the numbers, counted). */
   otherLines: number;
+  /** Elastic re-forms of the ring (`restart` lines of metrics.jsonl), in order. */
+  restarts: Array<{ step: number; world: number; reason: string }>;
 }
 
 function readJsonFile(file: string): unknown {
@@ -126,6 +128,7 @@ export function loadRunDir(path: string): LoadedRun {
   const trainByStep = new Map<number, TrainPoint>();
   const evalsByStep = new Map<number, EvalPoint>();
   let otherLines = 0;
+  const restarts: LoadedRun['restarts'] = [];
   const lines = readFileSync(metricsFile, 'utf8').split('\n');
   lines.forEach((raw, i) => {
     const line = raw.trim();
@@ -153,13 +156,17 @@ export function loadRunDir(path: string): LoadedRun {
       evalsByStep.set(e.step, merged);
     } else if (typeof value === 'object' && value !== null && typeof type === 'string') {
       otherLines++;
+      if (type === 'restart') {
+        const r = value as { step?: unknown; world?: unknown; reason?: unknown };
+        if (typeof r.step === 'number' && typeof r.world === 'number') restarts.push({ step: r.step, world: r.world, reason: typeof r.reason === 'string' ? r.reason : '' });
+      }
     } else {
       throw new RunDirError(`${where} is malformed: expected an object with a "type" field`);
     }
   });
   const train = [...trainByStep.values()].sort((a, b) => a.step - b.step);
   const evals = [...evalsByStep.values()].sort((a, b) => a.step - b.step);
-  return { dir, config, ...(summary ? { summary } : {}), train, evals, otherLines };
+  return { dir, config, ...(summary ? { summary } : {}), train, evals, otherLines, restarts };
 }
 
 function mergeTrain(a: TrainPoint, b: TrainPoint): TrainPoint {

@@ -151,6 +151,10 @@ export function runReportHtml(run: LoadedRun, cmp: Comparison, charts: RenderedC
     .map((c) => `<figure id="${esc(c.file.replace(/\.svg$/, ''))}">\n${c.svg.replace(/^<\?xml[^>]*\?>\s*/, '')}\n<figcaption>${esc(c.caption)}</figcaption>\n</figure>`)
     .join('\n');
   const status = `${info.status}${info.error ? `: ${info.error}` : ''}`;
+  const aggregator = (run.config.run as { aggregator?: { name?: string } }).aggregator?.name ?? 'equal';
+  const restarts = run.restarts.length
+    ? `<h2>Restarts</h2>\n<ul>\n${run.restarts.map((r) => `<li>re-formed with ${r.world} worker${r.world === 1 ? '' : 's'}, continuing from step ${r.step}: ${esc(r.reason)}</li>`).join('\n')}\n</ul>\n`
+    : '';
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -170,8 +174,8 @@ pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.85em; 
 <body>
 <h1>mtl run <code>${esc(info.runId)}</code></h1>
 <p class="status-${esc(info.status)}">Status: ${esc(status)}</p>
-<p>${esc(info.variant)} variant, ${info.world ?? '?'} worker${info.world === 1 ? '' : 's'}, backend ${esc(String(info.backend ?? 'unknown'))}${s?.wallTimeSec !== undefined ? `, wall time ${s.wallTimeSec.toFixed(1)} s` : ''}. Directory <code>${esc(run.dir)}</code>. Written from <code>config.json</code>, <code>metrics.jsonl</code> and <code>summary.json</code>; <code>mtl report ${esc(run.dir)}</code> writes it again.</p>
-<h2>Final validation metrics</h2>
+<p>${esc(info.variant)} variant, aggregator ${esc(aggregator)}, ${info.world ?? '?'} worker${info.world === 1 ? '' : 's'}, backend ${esc(String(info.backend ?? 'unknown'))}${s?.wallTimeSec !== undefined ? `, wall time ${s.wallTimeSec.toFixed(1)} s` : ''}. Directory <code>${esc(run.dir)}</code>. Written from <code>config.json</code>, <code>metrics.jsonl</code> and <code>summary.json</code>; <code>mtl report ${esc(run.dir)}</code> writes it again.</p>
+${restarts}<h2>Final validation metrics</h2>
 <table>
 ${rows('metrics') || '<tr><td class="measure">no validation recorded</td><td></td></tr>'}
 </table>
