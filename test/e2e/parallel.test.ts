@@ -73,3 +73,44 @@ describe('parallel variant', () => {
     expect(missing.stderr).toMatch(/leaves task b without a group/);
   });
 });
+
+describe('parallel variant: checkpoints and resume', () => {
+  it('a checkpoint holds every head and its optimizer; resumed with 2 workers it is bit-identical, with 4 (groups of 2) within the parity tolerance', async () => {
+    const base = tempDir('parallel-resume');
+    const runFile = join(base, 'run.yaml');
+    writeFileSync(
+      runFile,
+      [
+        'variant: parallel',
+        'seed: 5',
+        'batchSize: 40',
+        'backend: cpu',
+        'model: { trunk: [16] }',
+        'optimizer: { name: adam, lr: 0.01 }',
+        'data: { source: synthetic, numExamples: 600 }',
+        'tasks:',
+        '  - { name: price, type: regression }',
+        '  - { name: click, type: binary, optimizer: { name: sgd, lr: 0.1, momentum: 0.9 } }',
+        '',
+      ].join('\n'),
+    );
+    const straight = join(base, 'straight');
+    const a = await mtl(['train', '--config', runFile, '--workers', '2', '--steps', '40', '--out', straight]);
+    expect(a.code, a.stderr).toBe(0);
+    const split = join(base, 'split');
+    const b1 = await mtl(['train', '--config', runFile, '--workers', '2', '--steps', '20', '--out', split]);
+    expect(b1.code, b1.stderr).toBe(0);
+    // Adam's two buffers for the trunk, two for the price head, one (momentum) for the click head.
+    expect(readJson(join(split, 'checkpoints', 'step-20', 'state.json')).optimizerBuffers).toBe(5);
+    const b2 = await mtl(['train', '--resume', split, '--steps', '40', '--workers', '2']);
+    expect(b2.code, b2.stderr).toBe(0);
+    expect(Buffer.from(finalParams(split).buffer).equals(Buffer.from(finalParams(straight).buffer))).toBe(true);
+
+    const wider = join(base, 'wider');
+    const c1 = await mtl(['train', '--config', runFile, '--workers', '2', '--steps', '20', '--out', wider]);
+    expect(c1.code, c1.stderr).toBe(0);
+    const c2 = await mtl(['train', '--resume', wider, '--steps', '40', '--workers', '4']);
+    expect(c2.code, c2.stderr).toBe(0);
+    expect(maxAbsDiff(finalParams(wider), finalParams(straight))).toBeLessThan(TOLERANCE);
+  });
+});

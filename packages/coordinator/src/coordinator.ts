@@ -156,7 +156,6 @@ export class Coordinator {
     this.finished = new Promise((resolve) => (this.finish = resolve));
     this.resumeFrom = opts.resume;
     if (opts.resume) {
-      if (opts.config.variant === 'parallel') throw new Error('resuming from a checkpoint is supported for the distributed variant only');
       this.nextStepToWrite = opts.resume.step;
       const dropped = this.dir.truncateMetricsFrom(opts.resume.step).lines;
       if (STATEFUL_AGGREGATORS.has(opts.config.aggregator.name)) this.stepLosses = this.dir.stepLossesBefore(opts.resume.step);

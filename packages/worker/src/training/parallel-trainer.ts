@@ -61,10 +61,9 @@ export class ParallelTrainer extends Trainer {
     this.grad = new Float32Array(this.model.numParams);
     this.trunk = this.model.trunkRange();
     this.head = this.model.headRange(this.task.name);
-    const headSpec: OptimizerSpec = { ...config.optimizer, ...stripUndefined(this.task.optimizer ?? {}) };
     this.optimizer = createOptimizer([
       { ...this.trunk, spec: config.optimizer },
-      { ...this.head, spec: headSpec },
+      { ...this.head, spec: this.headSpec(this.task.name) },
     ]);
     this.sampler = new DistributedSampler({
       size: train.size,
@@ -100,9 +99,32 @@ export class ParallelTrainer extends Trainer {
     this.model.setParams(this.params);
   }
 
-  restore(): void {
-    // Rank 0's optimizer state holds the trunk and one head only; resuming needs every group's state.
-    throw new Error('resuming from a checkpoint is supported for the distributed variant only');
+  /** A task's head optimizer: the run's, with the task's own overrides. */
+  private headSpec(task: string): OptimizerSpec {
+    const t = this.config.tasks.find((x) => x.name === task)!;
+    return { ...this.config.optimizer, ...stripUndefined(t.optimizer ?? {}) };
+  }
+
+  /**
+   * A checkpoint's optimizer state holds the whole model's: the trunk's buffers, then every task's
+   * head buffers in task order (each head's optimizer may differ, so may its buffer count).
+   */
+  restore(params: Float32Array, optimizer: { stepCount: number; buffers: Float32Array[] }): void {
+    if (params.length !== this.params.length) throw new Error(`checkpoint holds ${params.length} parameters, the model has ${this.params.length}`);
+    const nTrunk = bufferCount(this.config.optimizer);
+    let pos = nTrunk;
+    let mine: Float32Array[] = [];
+    for (const t of this.config.tasks) {
+      const n = bufferCount(this.headSpec(t.name));
+      if (t.name === this.task.name) mine = optimizer.buffers.slice(pos, pos + n);
+      pos += n;
+    }
+    if (optimizer.buffers.length !== pos) {
+      throw new Error(`checkpoint holds ${optimizer.buffers.length} optimizer buffers; this parallel run keeps ${pos} (the trunk's ${nTrunk}, then each head's)`);
+    }
+    this.params.set(params);
+    this.optimizer.loadState({ stepCount: optimizer.stepCount, buffers: [...optimizer.buffers.slice(0, nTrunk), ...mine] });
+    this.model.setParams(this.params);
   }
 
   protected async trainStep(step: number): Promise<StepOutcome> {
@@ -161,15 +183,28 @@ export class ParallelTrainer extends Trainer {
     return this.sub.rank === 0 ? metrics : undefined;
   }
 
-  /** Each group's first rank broadcasts its head to everyone, so rank 0 holds the whole model. */
+  /**
+   * Each group's first rank broadcasts its head and the head's optimizer buffers to everyone, so
+   * rank 0 holds the whole model and the whole optimizer state (a checkpoint any placement resumes).
+   */
   protected async completeParams() {
+    const own = this.optimizer.state();
+    const nTrunk = bufferCount(this.config.optimizer);
+    const heads: Float32Array[] = [];
     for (const t of this.config.tasks) {
       const range = this.model.headRange(t.name);
-      await this.world.broadcast(this.params.subarray(range.offset, range.offset + range.size), this.placement[t.name]![0]!);
+      const root = this.placement[t.name]![0]!;
+      await this.world.broadcast(this.params.subarray(range.offset, range.offset + range.size), root);
+      const n = bufferCount(this.headSpec(t.name));
+      for (let b = 0; b < n; b++) {
+        const buf = t.name === this.task.name ? own.buffers[nTrunk + b]!.slice() : new Float32Array(range.size);
+        await this.world.broadcast(buf, root);
+        heads.push(buf);
+      }
     }
     this.model.setParams(this.params);
     if (this.world.rank !== 0) return undefined;
-    return { params: this.params, optimizer: this.optimizer.state(), checksum: paramChecksum(this.params) };
+    return { params: this.params, optimizer: { stepCount: own.stepCount, buffers: [...own.buffers.slice(0, nTrunk), ...heads] }, checksum: paramChecksum(this.params) };
   }
 
   protected epochOf(step: number) {
@@ -187,4 +222,9 @@ export class ParallelTrainer extends Trainer {
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** How many state buffers one parameter group keeps under this optimizer (SGD: 0 or 1, Adam: 2). */
+function bufferCount(spec: OptimizerSpec): number {
+  return createOptimizer([{ offset: 0, size: 1, spec }]).state().buffers.length;
 }
