@@ -95,6 +95,8 @@ export const aggregatorSchema = z.discriminatedUnion('name', [
   z.strictObject({ name: z.literal('uw') }),
   /** MGDA-UB min-norm weights (distributed variant): T per-task gradients all-reduced, the shared gradient of least norm in their hull. */
   z.strictObject({ name: z.literal('mgda') }),
+  /** CAGrad (distributed variant): the mean gradient moved towards the worst-off task, within a ball of radius alpha |mean|. */
+  z.strictObject({ name: z.literal('cagrad'), alpha: z.number().nonnegative().default(0.5) }),
 ]);
 
 export const backendSchema = z.enum(['auto', 'node-gpu', 'node', 'wasm', 'cpu']);

@@ -1,4 +1,5 @@
 import type { Aggregator } from './base';
+import { CaGradAggregator } from './cagrad';
 import { DwaAggregator } from './dwa';
 import { EqualAggregator } from './equal';
 import { MgdaAggregator } from './mgda';
@@ -8,9 +9,9 @@ import type { OptimizerSpec } from '../optimizers';
 import { StaticAggregator } from './static';
 
 export type { Aggregator, AggregatorContext } from './base';
-export { DwaAggregator, EqualAggregator, MgdaAggregator, PcGradAggregator, StaticAggregator, UwAggregator };
+export { CaGradAggregator, DwaAggregator, EqualAggregator, MgdaAggregator, PcGradAggregator, StaticAggregator, UwAggregator };
 
-export type AggregatorSpec = { name: 'equal' } | { name: 'static'; weights: Record<string, number> } | { name: 'dwa'; temperature?: number } | { name: 'pcgrad'; seed?: number } | { name: 'mgda' } | { name: 'uw'; tasks: string[]; optimizer: OptimizerSpec };
+export type AggregatorSpec = { name: 'equal' } | { name: 'static'; weights: Record<string, number> } | { name: 'dwa'; temperature?: number } | { name: 'pcgrad'; seed?: number } | { name: 'mgda' } | { name: 'cagrad'; alpha?: number } | { name: 'uw'; tasks: string[]; optimizer: OptimizerSpec };
 
 export function createAggregator(spec: AggregatorSpec): Aggregator {
   switch (spec.name) {
@@ -25,9 +26,11 @@ export function createAggregator(spec: AggregatorSpec): Aggregator {
       return new PcGradAggregator(spec.seed);
     case 'mgda':
       return new MgdaAggregator();
+    case 'cagrad':
+      return new CaGradAggregator(spec.alpha);
     case 'uw':
       return new UwAggregator(spec.tasks, spec.optimizer);
     default:
-      throw new Error(`unknown aggregator '${(spec as { name: string }).name}' (expected equal, static, dwa, uw, pcgrad or mgda)`);
+      throw new Error(`unknown aggregator '${(spec as { name: string }).name}' (expected equal, static, dwa, uw, pcgrad, mgda or cagrad)`);
   }
 }

@@ -51,6 +51,8 @@ export class DistributedTrainer extends Trainer {
             ? { name: 'pcgrad', seed: config.seed }
             : agg.name === 'mgda'
               ? { name: 'mgda' }
+            : agg.name === 'cagrad'
+              ? { name: 'cagrad', alpha: agg.alpha }
             : agg.name === 'uw'
               ? { name: 'uw', tasks: config.tasks.map((t) => t.name), optimizer: config.optimizer }
               : { name: 'equal' },
