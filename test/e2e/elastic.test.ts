@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { copyFileSync, cpSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MtlProcess, finalParams, mtl, readJson, readJsonl, tempDir } from './harness';
 
@@ -50,6 +50,29 @@ describe('elastic training (--max-restarts)', () => {
     const r = await mtl(['train', '--resume', again, '--workers', '2']);
     expect(r.code, r.stderr).toBe(0);
     expect(Buffer.from(finalParams(again).buffer).equals(Buffer.from(finalParams(out).buffer))).toBe(true);
+  });
+
+  it('a frozen worker (SIGSTOP: no disconnect, its peers stuck in a collective) is found by its missed heartbeats and left out', async () => {
+    const dir = tempDir('elastic-frozen');
+    const runFile = join(dir, 'run.json');
+    writeFileSync(runFile, JSON.stringify({ heartbeatTimeout: 2 }));
+    const out = join(dir, 'run');
+    const train = new MtlProcess(['train', '--config', runFile, '--workers', '3', '--max-restarts', '1', '--out', out, ...workload]);
+    await train.waitFor(/checkpoint written to checkpoints\/step-300/, 90_000);
+    const frozen = (readJson(join(out, 'config.json')).workers as Array<{ pid: number }>)[2]!.pid;
+    process.kill(frozen, 'SIGSTOP');
+    try {
+      await train.waitFor(/worker worker-2 \(rank 2, host 127\.0\.0\.1, pid \d+\) missed heartbeats for 2s at step \d+; re-forming the ring with the 2 worker\(s\) left/, 60_000);
+    } finally {
+      process.kill(frozen, 'SIGKILL');
+    }
+    const res = await train.exit;
+    expect(res.code, res.stderr).toBe(0);
+    const summary = readJson(join(out, 'summary.json'));
+    expect(summary.status).toBe('completed');
+    expect(summary.restarts).toBe(1);
+    expect(summary.world).toBe(2);
+    expect(readJsonl(join(out, 'metrics.jsonl')).filter((l) => l.type === 'train').map((l) => l.step)).toEqual([...Array(2000).keys()]);
   });
 
   it('without restarts left, a lost worker still fails the run, naming it', async () => {
