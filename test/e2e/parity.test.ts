@@ -92,3 +92,25 @@ describe.each([['pcgrad'], ['mgda'], ['cagrad']])('gradient surgery (%s) stays e
     expect(ratio).toBeLessThan(3.2);
   });
 });
+
+describe('mmoe architecture stays exact when distributed', () => {
+  it('W = 1, 2, 3 give the same parameters; the saved model (experts, gates, towers) predicts the final metrics', async () => {
+    const base = tempDir('parity-mmoe');
+    const args = [...common, '--architecture', 'mmoe', '--experts', '3', '--optimizer', 'adam', '--lr', '0.01'];
+    const params: Float32Array[] = [];
+    for (const w of [1, 2, 3]) {
+      const out = join(base, `w${w}`);
+      const res = await mtl(['train', '--workers', String(w), '--out', out, ...args]);
+      expect(res.code, res.stderr).toBe(0);
+      params.push(finalParams(out));
+    }
+    expect(maxAbsDiff(params[0]!, params[1]!)).toBeLessThan(TOLERANCE);
+    expect(maxAbsDiff(params[0]!, params[2]!)).toBeLessThan(TOLERANCE);
+    const run = join(base, 'w2');
+    const p = await mtl(['predict', run]);
+    expect(p.code, p.stderr).toBe(0);
+    const final = readJson(join(run, 'summary.json')).finalMetrics;
+    expect(p.stdout).toContain(`reg: mse=${final.reg.mse.toFixed(4)}`);
+    expect(p.stdout).toContain(`cls: accuracy=${final.cls.accuracy.toFixed(4)}`);
+  });
+});

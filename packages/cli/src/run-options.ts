@@ -20,6 +20,8 @@ export function addRunOptions(cmd: Command): Command {
     .option('--trunk <widths>', 'hidden widths of the shared MLP trunk, e.g. 64,64', intList('--trunk'))
     .option('--head <widths>', 'hidden widths inside each task head (default none)', intList('--head', true))
     .addOption(new Option('--activation <name>', 'activation of hidden layers').choices(['relu', 'tanh', 'sigmoid', 'elu', 'gelu', 'linear']))
+    .addOption(new Option('--architecture <name>', 'hps: one shared trunk; mmoe: experts (each of the trunk widths) mixed by a gate per task').choices(['hps', 'mmoe']))
+    .option('--experts <n>', 'mmoe: number of experts (default 4)', positiveInt('--experts'))
     .addOption(new Option('--optimizer <name>', 'optimizer').choices(['sgd', 'adam']))
     .option('--lr <x>', 'learning rate', positiveFloat('--lr'))
     .option('--momentum <x>', 'SGD momentum', float('--momentum'))
@@ -53,6 +55,8 @@ export interface RunFlags {
   trunk?: number[];
   head?: number[];
   activation?: string;
+  architecture?: string;
+  experts?: number;
   optimizer?: string;
   lr?: number;
   momentum?: number;
@@ -136,6 +140,8 @@ export function resolveRunConfig(flags: RunFlags, extra: Record<string, unknown>
   set(model, 'trunk', flags.trunk);
   set(model, 'head', flags.head);
   set(model, 'activation', flags.activation);
+  set(model, 'architecture', flags.architecture);
+  set(model, 'experts', flags.experts);
   cfg.model = model;
   const opt = section('optimizer');
   set(opt, 'name', flags.optimizer);

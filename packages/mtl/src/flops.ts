@@ -1,4 +1,4 @@
-import { HpsArchitecture } from './architectures/hps';
+import { architectureFor } from './architectures';
 import type { ModelSpec } from './types';
 
 /**
@@ -8,6 +8,6 @@ import type { ModelSpec } from './types';
  */
 export function flopsPerExample(spec: ModelSpec): number {
   let macs = 0;
-  for (const l of new HpsArchitecture(spec).layers) macs += l.inDim * l.outDim;
+  for (const l of architectureFor(spec).layers) macs += l.inDim * l.outDim;
   return 3 * 2 * macs;
 }

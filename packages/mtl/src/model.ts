@@ -3,13 +3,13 @@
 // the variables are what TensorFlow.js differentiates.
 import type { LayersModel, Scalar, SymbolicTensor, Tensor, Variable } from '@tensorflow/tfjs';
 import type { Architecture, WeightsOf } from './architectures/base';
-import { HpsArchitecture } from './architectures/hps';
+import { architectureFor } from './architectures';
 import { tfRef, type TF } from './backend';
 import { lossFor, type TaskLoss } from './losses';
 import { createRng, glorotUniform } from './rng';
 import { ACTIVATIONS, applyActivation } from './activations';
 import { denseMatMul } from './ops/matmul';
-import { outputDim, type Batch, type ModelSpec, type ParamEntry, type TaskSpec } from './types';
+import { outputDim, type Activation, type Batch, type ModelSpec, type ParamEntry, type TaskSpec } from './types';
 
 /** Name of the LayersModel input layer (reserved: no task may use it). */
 export const INPUT_NAME = 'features';
@@ -61,7 +61,7 @@ export class MtlModel {
 
   private constructor(readonly spec: ModelSpec, init: Float32Array | ((layout: ParamEntry[], arch: Architecture) => Float32Array)) {
     validateSpec(spec);
-    this.arch = new HpsArchitecture(spec);
+    this.arch = architectureFor(spec);
     this.trunkLayers = this.arch.layers.map((l, i) => (l.owner === 'trunk' ? i : -1)).filter((i) => i >= 0);
     const names = new Set<string>([INPUT_NAME]);
     for (const l of this.arch.layers) {
@@ -202,7 +202,7 @@ export class MtlModel {
         inputs.push(x);
         const [z, out] = tf.tidy(() => {
           const zi = tf.add(denseMatMul(tf, x, kernel), bias);
-          return [zi, act === 'output' || act === 'linear' ? zi : applyActivation(tf, act, zi)];
+          return [zi, act === 'output' || act === 'linear' ? zi : applyActivation(tf, act as Activation, zi)];
         });
         pre.push(z);
         live.push(z);
@@ -247,7 +247,7 @@ export class MtlModel {
         const act = this.arch.layers[i].activation;
         const [kernel] = w(i);
         // d/dz of the activation through tfjs' own gradient (recomputes one elementwise op).
-        const dz = act === 'output' || act === 'linear' ? dh : tf.grads((z: Tensor) => applyActivation(tf, act, z))([pre[l]], dh)[0];
+        const dz = act === 'output' || act === 'linear' ? dh : tf.grads((z: Tensor) => applyActivation(tf, act as Activation, z))([pre[l]], dh)[0];
         if (dz !== dh) live.push(dz);
         // One bucket per layer. Splitting the kernel gradient into row blocks (smaller last bucket)
         // was measured slower at W=2: the extra products, slices and collectives cost more CPU than

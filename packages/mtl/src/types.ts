@@ -28,6 +28,10 @@ export interface ModelSpec {
   tasks: TaskSpec[];
   /** Hidden widths inside each head (default []). */
   head?: number[];
+  /** 'hps' (default): one shared trunk; 'mmoe': `experts` trunks mixed by a softmax gate per task. */
+  architecture?: 'hps' | 'mmoe';
+  /** mmoe: number of experts, each a stack of the `trunk` widths (default 4). */
+  experts?: number;
 }
 
 export interface ParamEntry {

@@ -12,8 +12,8 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('TensorFlow.js layers format', () => {
-  for (const activation of ['relu', 'gelu', 'elu'] as const) {
-    it(`save -> tf.loadLayersModel -> same predictions as MtlModel.predict (${activation})`, async () => {
+  for (const [activation, architecture] of [['relu', 'hps'], ['gelu', 'hps'], ['elu', 'hps'], ['elu', 'mmoe']] as const) {
+    it(`save -> tf.loadLayersModel -> same predictions as MtlModel.predict (${activation}, ${architecture})`, async () => {
       const tf = tfRef();
       const spec: ModelSpec = {
         inputDim: 5,
@@ -25,9 +25,11 @@ describe('TensorFlow.js layers format', () => {
           { name: 'genre', type: 'multiclass:4' },
         ],
         head: [3],
+        architecture,
+        experts: 3,
       };
       const m = MtlModel.create(spec, 123);
-      const out = join(dir, activation);
+      const out = join(dir, `${activation}-${architecture}`);
       await saveLayersModel(m, out);
       const json = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'));
       expect(json.format).toBe('layers-model');

@@ -88,6 +88,7 @@ describe('gradients', () => {
     { name: 'gelu', spec: { ...tiny, activation: 'gelu', head: [] } },
     { name: 'elu', spec: { ...tiny, activation: 'elu', trunk: [5, 4] } },
     { name: 'sigmoid, no trunk', spec: { ...tiny, activation: 'sigmoid', trunk: [] } },
+    { name: 'mmoe, 3 experts of 2 layers', spec: { ...tiny, architecture: 'mmoe', experts: 3, trunk: [5, 4] } },
   ];
   for (const { name, spec } of cases) {
     it(`match float64 finite differences per task type with masks honoured (${name})`, () => {
@@ -245,6 +246,42 @@ describe('gradients', () => {
     expect(tf.memory().numTensors).toBe(before);
     m.dispose();
     expect(tf.memory().numTensors).toBe(before - m.layout.length);
+  });
+});
+
+describe('mmoe architecture', () => {
+  const spec: ModelSpec = { ...tiny, architecture: 'mmoe', experts: 3, trunk: [5, 4] };
+
+  it('lays out the experts as the trunk, then per task its gate (input -> experts) and tower', () => {
+    const m = MtlModel.create(spec, 2);
+    const names = m.layout.map((e) => e.name);
+    expect(names.slice(0, 12)).toEqual(['expert_0_0', 'expert_0_1', 'expert_1_0', 'expert_1_1', 'expert_2_0', 'expert_2_1'].flatMap((n) => [`${n}/kernel`, `${n}/bias`]));
+    expect(m.layout.slice(0, 12).every((e) => e.owner === 'trunk')).toBe(true);
+    const first = tasks[0]!.name;
+    const head = m.layout.filter((e) => e.owner === first);
+    expect(head[0]).toMatchObject({ name: `${first}_gate/kernel`, shape: [3, 3] });
+    expect(head.map((e) => e.name)).toEqual([`${first}_gate/kernel`, `${first}_gate/bias`, `${first}_head_0/kernel`, `${first}_head_0/bias`, `${first}/kernel`, `${first}/bias`]);
+    expect(m.headRange(first)).toEqual({ offset: head[0]!.offset, size: head.reduce((s, e) => s + e.size, 0) });
+    // Not a chain: the staged backward hands out the whole vector once.
+    expect(m.stagedRanges()).toEqual([[0, m.numParams]]);
+    m.dispose();
+  });
+
+  it('predicts what the float64 reference computes', () => {
+    const m = MtlModel.create(spec, 4);
+    const batch = makeBatch(spec, 5, 8);
+    const got = m.predict(batch.x, batch.n);
+    const p = m.getParams();
+    for (let i = 0; i < batch.n; i++) {
+      const logits = refLogits(spec, m.layout, p, Array.from(batch.x.subarray(i * 3, i * 3 + 3)));
+      const reg = tasks.find((t) => t.type === 'regression')!.name;
+      expect(Math.abs(got[reg]![i]! - logits[reg]![0]!)).toBeLessThan(1e-5);
+    }
+    m.dispose();
+  });
+
+  it('refuses a bad expert count', () => {
+    expect(() => MtlModel.create({ ...spec, experts: 0 }, 1)).toThrow(/mmoe needs a positive whole number of experts, got 0/);
   });
 });
 

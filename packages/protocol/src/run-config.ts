@@ -71,6 +71,10 @@ export const modelSchema = z.strictObject({
   trunk: z.array(positiveInt).min(1).default([64, 64]),
   head: z.array(positiveInt).default([]),
   activation: z.enum(['relu', 'tanh', 'sigmoid', 'elu', 'gelu', 'linear']).default('relu'),
+  /** hps: one shared trunk (hard parameter sharing); mmoe: `experts` trunks mixed by a softmax gate per task (Ma et al., KDD 2018). */
+  architecture: z.enum(['hps', 'mmoe']).default('hps'),
+  /** mmoe: number of experts, each a stack of the trunk widths. */
+  experts: positiveInt.max(64).default(4),
 });
 
 export const optimizerSchema = z.strictObject({
@@ -145,6 +149,8 @@ export function modelSpecOf(config: RunConfig, inputDim: number) {
     trunk: config.model.trunk,
     head: config.model.head,
     activation: config.model.activation,
+    architecture: config.model.architecture,
+    experts: config.model.experts,
     tasks: config.tasks.map((t) => ({ name: t.name, type: t.type })),
   };
 }

@@ -11,8 +11,8 @@ export interface DenseDef {
   outDim: number;
   /** 'trunk' or the owning task's name. */
   owner: string;
-  /** Activation applied after this layer ('output' = the task's output activation). */
-  activation: Activation | 'output';
+  /** Activation applied after this layer ('output' = the task's output activation; 'softmax' for gates). */
+  activation: Activation | 'output' | 'softmax';
 }
 
 /** Returns the [kernel, bias] tensors of layer i (index into `layers`). */
@@ -36,3 +36,6 @@ export interface Architecture {
   /** Same graph as symbolic tf.layers; `dense(i)` makes layer i with its activation. */
   buildLayers(tf: TF, input: SymbolicTensor, dense: (i: number) => { apply(x: SymbolicTensor): SymbolicTensor }): Record<string, SymbolicTensor>;
 }
+
+/** The architecture a spec names (hard parameter sharing unless it says otherwise). */
+export type ArchitectureName = 'hps' | 'mmoe';

@@ -5,7 +5,7 @@ import { applyActivation } from '../activations';
 import { denseMatMul } from '../ops/matmul';
 import type { TF } from '../backend';
 import { lossFor } from '../losses';
-import type { ModelSpec } from '../types';
+import type { Activation, ModelSpec } from '../types';
 import type { Architecture, DenseDef, WeightsOf } from './base';
 
 export class HpsArchitecture implements Architecture {
@@ -42,7 +42,7 @@ export class HpsArchitecture implements Architecture {
     const [kernel, bias] = w(i);
     const z = tf.add(denseMatMul(tf, x, kernel), bias);
     const act = this.layers[i].activation;
-    return act === 'output' ? z : applyActivation(tf, act, z);
+    return act === 'output' ? z : applyActivation(tf, act as Activation, z);
   }
 
   trunk(tf: TF, w: WeightsOf, x: Tensor): Tensor {

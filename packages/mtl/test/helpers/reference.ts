@@ -43,6 +43,25 @@ function dense(p: Float64Array | Float32Array, layout: ParamEntry[], name: strin
 
 /** Logits per task for one example. */
 export function refLogits(spec: ModelSpec, layout: ParamEntry[], p: Float64Array | Float32Array, x: number[]): Record<string, number[]> {
+  if (spec.architecture === 'mmoe') {
+    // Experts over the input; per task a softmax gate over them from the input, the gated sum, the tower.
+    const experts = Array.from({ length: spec.experts ?? 4 }, (_, e) => {
+      let h = x;
+      spec.trunk.forEach((_, i) => (h = dense(p, layout, `expert_${e}_${i}`, h, spec.activation)));
+      return h;
+    });
+    const out: Record<string, number[]> = {};
+    for (const t of spec.tasks) {
+      const z0 = dense(p, layout, `${t.name}_gate`, x, null);
+      const top = Math.max(...z0);
+      const ex = z0.map((v) => Math.exp(v - top));
+      const sum = ex.reduce((a, b) => a + b, 0);
+      let z = experts[0]!.map((_, j) => experts.reduce((s, h, e) => s + (ex[e]! / sum) * h[j]!, 0));
+      (spec.head ?? []).forEach((_, i) => (z = dense(p, layout, `${t.name}_head_${i}`, z, spec.activation)));
+      out[t.name] = dense(p, layout, t.name, z, null);
+    }
+    return out;
+  }
   let h = x;
   spec.trunk.forEach((_, i) => (h = dense(p, layout, `trunk_${i}`, h, spec.activation)));
   const out: Record<string, number[]> = {};
