@@ -7,6 +7,7 @@
 // backtracking, in float64 and a fixed number of steps, so every rank finds the same x. Each head
 // keeps its own task's gradient.
 import type { Aggregator, AggregatorContext } from './base';
+import { addHeads, dot32 } from './vectors';
 
 const ITERATIONS = 500;
 
@@ -83,18 +84,12 @@ export class CaGradAggregator implements Aggregator {
     if (stacked.length !== numTasks * P) throw new Error(`cagrad: stacked gradients hold ${stacked.length} values, expected ${numTasks}*${P}`);
     const lo = shared.offset;
     const hi = shared.offset + shared.size;
-    out.fill(0);
-    for (let t = 0; t < numTasks; t++) {
-      const g = stacked.subarray(t * P, (t + 1) * P);
-      for (let i = 0; i < P; i++) if (i < lo || i >= hi) out[i] += g[i]!;
-    }
+    addHeads(stacked, numTasks, lo, hi, out);
     const T = numTasks;
     const G = new Float64Array(T * T);
     for (let a = 0; a < T; a++) {
       for (let b = a; b < T; b++) {
-        let s = 0;
-        for (let i = lo; i < hi; i++) s += stacked[a * P + i]! * stacked[b * P + i]!;
-        G[a * T + b] = G[b * T + a] = s;
+        G[a * T + b] = G[b * T + a] = dot32(stacked.subarray(a * P + lo, a * P + hi), stacked.subarray(b * P + lo, b * P + hi));
       }
     }
     const g0norm = Math.sqrt(G.reduce((s, v) => s + v, 0) / (T * T) + 1e-8);

@@ -5,6 +5,7 @@
 // all-reduced global means, identical on every rank, and every product is taken in float64 in a
 // fixed order, so every rank finds the same alpha.
 import type { Aggregator, AggregatorContext } from './base';
+import { addHeads, dot32 } from './vectors';
 
 const MAX_ITERATIONS = 1000;
 const STOP = 1e-7;
@@ -119,17 +120,11 @@ export class MgdaAggregator implements Aggregator {
     if (stacked.length !== numTasks * P) throw new Error(`mgda: stacked gradients hold ${stacked.length} values, expected ${numTasks}*${P}`);
     const lo = shared.offset;
     const hi = shared.offset + shared.size;
-    out.fill(0);
-    for (let t = 0; t < numTasks; t++) {
-      const g = stacked.subarray(t * P, (t + 1) * P);
-      for (let i = 0; i < P; i++) if (i < lo || i >= hi) out[i] += g[i]!;
-    }
+    addHeads(stacked, numTasks, lo, hi, out);
     const G = new Float64Array(numTasks * numTasks);
     for (let a = 0; a < numTasks; a++) {
       for (let b = a; b < numTasks; b++) {
-        let s = 0;
-        for (let i = lo; i < hi; i++) s += stacked[a * P + i]! * stacked[b * P + i]!;
-        G[a * numTasks + b] = G[b * numTasks + a] = s;
+        G[a * numTasks + b] = G[b * numTasks + a] = dot32(stacked.subarray(a * P + lo, a * P + hi), stacked.subarray(b * P + lo, b * P + hi));
       }
     }
     const alpha = minNormWeights(G, numTasks);

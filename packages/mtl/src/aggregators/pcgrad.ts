@@ -7,6 +7,7 @@
 // computes the same update.
 import { createRng } from '../rng';
 import type { Aggregator, AggregatorContext } from './base';
+import { addHeads, dot32, dot64 } from './vectors';
 
 export class PcGradAggregator implements Aggregator {
   readonly name = 'pcgrad';
@@ -19,21 +20,13 @@ export class PcGradAggregator implements Aggregator {
     if (stacked.length !== numTasks * P) throw new Error(`pcgrad: stacked gradients hold ${stacked.length} values, expected ${numTasks}*${P}`);
     // Outside the shared range a parameter belongs to one head, so at most one task's gradient is
     // non-zero there: the sum is that gradient.
-    out.fill(0);
-    for (let t = 0; t < numTasks; t++) {
-      const g = stacked.subarray(t * P, (t + 1) * P);
-      for (let i = 0; i < P; i++) if (i < shared.offset || i >= shared.offset + shared.size) out[i] += g[i]!;
-    }
     const lo = shared.offset;
     const hi = shared.offset + shared.size;
+    addHeads(stacked, numTasks, lo, hi, out);
     const view = (t: number) => stacked.subarray(t * P + lo, t * P + hi);
     // Dot products in float64, always in the same order, so every rank gets the same bits.
-    const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-      let s = 0;
-      for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-      return s;
-    };
-    const norms = Array.from({ length: numTasks }, (_, t) => dot(view(t), view(t)));
+    const dot = dot64;
+    const norms = Array.from({ length: numTasks }, (_, t) => dot32(view(t), view(t)));
     const rng = createRng(this.seed * 1_000_003 + ctx.step);
     const pc = new Float64Array(hi - lo);
     for (let i = 0; i < numTasks; i++) {
@@ -60,3 +53,4 @@ function shuffled(n: number, rng: () => number): number[] {
   }
   return a;
 }
+
