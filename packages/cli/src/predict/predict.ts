@@ -4,7 +4,7 @@
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import { loadCsv, loadJsonl, type Dataset } from '@mtl/data';
-import { fileSystemHandler, metricsFor, selectBackend, type BackendName } from '@mtl/mtl';
+import { fileSystemHandler, metricsFor, outputDim, selectBackend, type BackendName } from '@mtl/mtl';
 import { describeIssues, runConfigSchema, type RunConfig } from '@mtl/protocol';
 import { datasetsFor } from '@mtl/worker';
 
@@ -80,7 +80,7 @@ export async function predict(opts: PredictOptions): Promise<PredictResult> {
   const { tf } = await selectBackend(opts.backend ?? config.backend);
   const model = await tf.loadLayersModel(fileSystemHandler(modelDir));
   const tasks = config.tasks;
-  const classes = tasks.map((t) => (t.type.startsWith('multiclass:') ? Number(t.type.split(':')[1]) : 1));
+  const classes = tasks.map((t) => outputDim(t.type));
   const metric = tasks.map((t) => metricsFor({ name: t.name, type: t.type }));
   const states = metric.map((m) => new Float64Array(m.stateSize));
   const labelled: Record<string, number> = Object.fromEntries(tasks.map((t) => [t.name, 0]));

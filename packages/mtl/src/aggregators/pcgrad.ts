@@ -25,7 +25,6 @@ export class PcGradAggregator implements Aggregator {
     addHeads(stacked, numTasks, lo, hi, out);
     const view = (t: number) => stacked.subarray(t * P + lo, t * P + hi);
     // Dot products in float64, always in the same order, so every rank gets the same bits.
-    const dot = dot64;
     const norms = Array.from({ length: numTasks }, (_, t) => dot32(view(t), view(t)));
     const rng = createRng(this.seed * 1_000_003 + ctx.step);
     const pc = new Float64Array(hi - lo);
@@ -34,7 +33,7 @@ export class PcGradAggregator implements Aggregator {
       for (let k = 0; k < pc.length; k++) pc[k] = gi[k]!;
       for (const j of shuffled(numTasks, rng)) {
         const gj = view(j);
-        const d = dot(pc, gj);
+        const d = dot64(pc, gj);
         if (d >= 0) continue;
         const c = d / (norms[j]! + 1e-8);
         for (let k = 0; k < pc.length; k++) pc[k] -= c * gj[k]!;

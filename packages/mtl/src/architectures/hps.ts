@@ -1,12 +1,10 @@
 // Hard parameter sharing: a dense trunk shared by all tasks, then one dense head per task
 // (optional hidden layers, then the output layer named after the task).
 import type { SymbolicTensor, Tensor } from '@tensorflow/tfjs';
-import { applyActivation } from '../activations';
-import { denseMatMul } from '../ops/matmul';
 import type { TF } from '../backend';
-import { lossFor } from '../losses';
-import type { Activation, ModelSpec } from '../types';
+import type { ModelSpec } from '../types';
 import type { Architecture, DenseDef, WeightsOf } from './base';
+import { denseForward, pushHead, pushStack } from './dense';
 
 export class HpsArchitecture implements Architecture {
   readonly name = 'hps';
@@ -16,33 +14,13 @@ export class HpsArchitecture implements Architecture {
   private readonly headIdx = new Map<string, number[]>();
 
   constructor(readonly spec: ModelSpec) {
-    let width = spec.inputDim;
-    spec.trunk.forEach((units, i) => {
-      this.trunkIdx.push(this.layers.length);
-      this.layers.push({ name: `trunk_${i}`, inDim: width, outDim: units, owner: 'trunk', activation: spec.activation });
-      width = units;
-    });
-    const trunkOut = width;
-    for (const task of spec.tasks) {
-      const idx: number[] = [];
-      let w = trunkOut;
-      (spec.head ?? []).forEach((units, i) => {
-        idx.push(this.layers.length);
-        this.layers.push({ name: `${task.name}_head_${i}`, inDim: w, outDim: units, owner: task.name, activation: spec.activation });
-        w = units;
-      });
-      idx.push(this.layers.length);
-      // The output layer carries the task's name so the LayersModel's outputs are named by task.
-      this.layers.push({ name: task.name, inDim: w, outDim: lossFor(task).outDim, owner: task.name, activation: 'output' });
-      this.headIdx.set(task.name, idx);
-    }
+    const trunk = pushStack(this.layers, 'trunk_', spec.inputDim, spec.trunk, 'trunk', spec.activation);
+    this.trunkIdx.push(...trunk.idx);
+    for (const task of spec.tasks) this.headIdx.set(task.name, pushHead(this.layers, spec, task, trunk.outDim));
   }
 
   private dense(tf: TF, w: WeightsOf, i: number, x: Tensor): Tensor {
-    const [kernel, bias] = w(i);
-    const z = tf.add(denseMatMul(tf, x, kernel), bias);
-    const act = this.layers[i].activation;
-    return act === 'output' ? z : applyActivation(tf, act as Activation, z);
+    return denseForward(tf, this.layers, w, i, x);
   }
 
   trunk(tf: TF, w: WeightsOf, x: Tensor): Tensor {

@@ -6,12 +6,10 @@
 // a task's gate and tower are its head. The trunk hands the heads its experts' outputs and the
 // input (the gates read it), side by side in one tensor.
 import type { SymbolicTensor, Tensor } from '@tensorflow/tfjs';
-import { applyActivation } from '../activations';
-import { denseMatMul } from '../ops/matmul';
 import type { TF } from '../backend';
-import { lossFor } from '../losses';
 import type { ModelSpec } from '../types';
 import type { Architecture, DenseDef, WeightsOf } from './base';
+import { denseForward, pushHead, pushStack } from './dense';
 
 export class MmoeArchitecture implements Architecture {
   readonly name = 'mmoe';
@@ -27,38 +25,17 @@ export class MmoeArchitecture implements Architecture {
   constructor(readonly spec: ModelSpec) {
     this.experts = spec.experts ?? 4;
     if (!Number.isInteger(this.experts) || this.experts < 1) throw new Error(`mmoe needs a positive whole number of experts, got ${spec.experts}`);
-    for (let e = 0; e < this.experts; e++) {
-      const idx: number[] = [];
-      let width = spec.inputDim;
-      spec.trunk.forEach((units, i) => {
-        idx.push(this.layers.length);
-        this.layers.push({ name: `expert_${e}_${i}`, inDim: width, outDim: units, owner: 'trunk', activation: spec.activation });
-        width = units;
-      });
-      this.expertIdx.push(idx);
-    }
+    for (let e = 0; e < this.experts; e++) this.expertIdx.push(pushStack(this.layers, `expert_${e}_`, spec.inputDim, spec.trunk, 'trunk', spec.activation).idx);
     this.expertDim = spec.trunk[spec.trunk.length - 1] ?? spec.inputDim;
     for (const task of spec.tasks) {
       this.gateIdx.set(task.name, this.layers.length);
       this.layers.push({ name: `${task.name}_gate`, inDim: spec.inputDim, outDim: this.experts, owner: task.name, activation: 'softmax' });
-      const idx: number[] = [];
-      let w = this.expertDim;
-      (spec.head ?? []).forEach((units, i) => {
-        idx.push(this.layers.length);
-        this.layers.push({ name: `${task.name}_head_${i}`, inDim: w, outDim: units, owner: task.name, activation: spec.activation });
-        w = units;
-      });
-      idx.push(this.layers.length);
-      this.layers.push({ name: task.name, inDim: w, outDim: lossFor(task).outDim, owner: task.name, activation: 'output' });
-      this.towerIdx.set(task.name, idx);
+      this.towerIdx.set(task.name, pushHead(this.layers, spec, task, this.expertDim));
     }
   }
 
   private dense(tf: TF, w: WeightsOf, i: number, x: Tensor): Tensor {
-    const [kernel, bias] = w(i);
-    const z = tf.add(denseMatMul(tf, x, kernel), bias);
-    const act = this.layers[i]!.activation;
-    return act === 'output' ? z : act === 'softmax' ? tf.softmax(z) : applyActivation(tf, act, z);
+    return denseForward(tf, this.layers, w, i, x);
   }
 
   /** [experts' outputs (E * expertDim) | input (inputDim)] per example. */

@@ -99,12 +99,7 @@ export class DistributedTrainer extends Trainer {
     const P = this.model.numParams;
     const grad = this.reduceBuf.subarray(0, P);
     const t0 = performance.now();
-    const global = this.sampler.globalBatch(step);
-    const batch = (this.batch = gatherBatch(this.train, this.sampler.rankBatch(step, this.group.rank, this.group.world), this.batch));
-    // The per-task mean needs the global labelled count before the weighted sum; every rank counts
-    // the global batch itself (same data, same sampler), so the step has a single collective.
-    const globalCounts = countLabels(this.train, global);
-    for (let k = 0; k < T; k++) this.countBuf[k] = globalCounts[this.tasks[k]!.name]!;
+    const batch = this.prepareBatch(step);
     const aggWeights = this.aggregator.weights!({ tasks: this.tasks, step });
     for (let k = 0; k < T; k++) {
       const name = this.tasks[k]!.name;
@@ -166,13 +161,7 @@ export class DistributedTrainer extends Trainer {
     this.optimizer.finishStep();
     this.model.setParams(this.params);
     const t5 = performance.now();
-    const losses: Record<string, number> = {};
-    const counts: Record<string, number> = {};
-    for (let k = 0; k < T; k++) {
-      const name = this.tasks[k]!.name;
-      counts[name] = this.countBuf[k]!;
-      losses[name] = this.countBuf[k]! > 0 ? this.reduceBuf[P + k]! / this.countBuf[k]! : 0;
-    }
+    const { losses, counts } = this.meanLosses(this.reduceBuf.subarray(P, P + T));
     this.aggregator.observe?.(losses, this.epochOf(step).epochEnd);
     return {
       losses,
@@ -195,10 +184,7 @@ export class DistributedTrainer extends Trainer {
     const P = this.model.numParams;
     const stacked = buf.subarray(0, T * P);
     const t0 = performance.now();
-    const global = this.sampler.globalBatch(step);
-    const batch = (this.batch = gatherBatch(this.train, this.sampler.rankBatch(step, this.group.rank, this.group.world), this.batch));
-    const globalCounts = countLabels(this.train, global);
-    for (let k = 0; k < T; k++) this.countBuf[k] = globalCounts[this.tasks[k]!.name]!;
+    const batch = this.prepareBatch(step);
     const { lossSums } = this.model.perTaskGrads(batch, stacked);
     for (let k = 0; k < T; k++) buf[T * P + k] = lossSums[this.tasks[k]!.name] ?? 0;
     const t1 = performance.now();
@@ -215,14 +201,31 @@ export class DistributedTrainer extends Trainer {
     this.optimizer.step(this.params, grad);
     this.model.setParams(this.params);
     const t3 = performance.now();
+    const { losses, counts } = this.meanLosses(buf.subarray(T * P, T * P + T));
+    return { losses, counts, samples: batch.n, computeMs: t1 - t0, commMs: t2 - t1, updateMs: t3 - t2 };
+  }
+
+  /**
+   * This rank's share of the step's global batch; and the global labelled count per task into
+   * countBuf, which the per-task means need: every rank counts the global batch itself (same data,
+   * same sampler), so the step needs no collective for it.
+   */
+  private prepareBatch(step: number): Batch {
+    const globalCounts = countLabels(this.train, this.sampler.globalBatch(step));
+    for (let k = 0; k < this.tasks.length; k++) this.countBuf[k] = globalCounts[this.tasks[k]!.name]!;
+    return (this.batch = gatherBatch(this.train, this.sampler.rankBatch(step, this.group.rank, this.group.world), this.batch));
+  }
+
+  /** Per-task mean losses from the all-reduced loss sums (in task order) and the global counts. */
+  private meanLosses(sums: Float32Array): { losses: Record<string, number>; counts: Record<string, number> } {
     const losses: Record<string, number> = {};
     const counts: Record<string, number> = {};
-    for (let k = 0; k < T; k++) {
-      const name = this.tasks[k]!.name;
-      counts[name] = this.countBuf[k]!;
-      losses[name] = this.countBuf[k]! > 0 ? buf[T * P + k]! / this.countBuf[k]! : 0;
-    }
-    return { losses, counts, samples: batch.n, computeMs: t1 - t0, commMs: t2 - t1, updateMs: t3 - t2 };
+    this.tasks.forEach((t, k) => {
+      const n = this.countBuf[k]!;
+      counts[t.name] = n;
+      losses[t.name] = n > 0 ? sums[k]! / n : 0;
+    });
+    return { losses, counts };
   }
 
   protected verify(step: number): Promise<string> {
