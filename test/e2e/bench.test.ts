@@ -36,7 +36,9 @@ describe('mtl bench --quick', () => {
     expect((b.workload as Json).flopsPerExample).toBeGreaterThan(0);
 
     const ar = b.allReduce as Json;
-    expectMeasuredOrNote(ar.ours, ['world', 'bytes', 'meanMs', 'algbwGBs', 'busbwGBs', 'ring']);
+    expectMeasuredOrNote(ar.ours, ['world', 'bytes', 'meanMs', 'algbwGBs', 'busbwGBs', 'ring', 'transport']);
+    // Both transports are measured: TCP (gloo's, and between hosts) and Unix sockets (one host).
+    if (Array.isArray(ar.ours) && process.platform === 'linux') expect(new Set((ar.ours as Json[]).map((x) => x.transport))).toEqual(new Set(['tcp', 'unix']));
     expectMeasuredOrNote(ar.gloo, ['world', 'bytes', 'meanMs', 'algbwGBs', 'busbwGBs']);
     expect(Array.isArray(ar.vsGloo)).toBe(true);
     expectMeasuredOrNote(b.pointToPoint, ['raw']);

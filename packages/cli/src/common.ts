@@ -5,6 +5,11 @@ import { loadSecret, createLogger, type Logger, type LogFormat } from '@mtl/prot
 export const logFormatOption = () =>
   new Option('--log-format <format>', 'log lines as readable text or as pino JSON').choices(['pretty', 'json']).default('pretty');
 
+export const dataTransportOption = () =>
+  new Option('--data-transport <mode>', 'peer links: auto (a Unix socket to workers of the same host and network namespace, TCP to the rest) or tcp (always)')
+    .choices(['auto', 'tcp'])
+    .default('auto');
+
 export function makeLogger(name: string, format: LogFormat): Logger {
   return createLogger({ name, format });
 }

@@ -22,7 +22,7 @@ async function message<T>(): Promise<T> {
 async function allReduce(): Promise<void> {
   const rank = Number(process.env['MTL_BENCH_RANK']);
   const listener = await PeerListener.listen({ host: '127.0.0.1', port: 0, secret: SECRET });
-  send({ port: listener.port });
+  send({ port: listener.port, local: listener.local ?? null });
   const o = await message<{ world: number; peers: PeerAddress[]; sizesBytes: number[]; iterations: number; warmup: number; chunkBytes?: number }>();
   const group = await ProcessGroup.connect({
     rank,
@@ -55,6 +55,7 @@ async function allReduce(): Promise<void> {
       cpuUserMsPerOp: cpu.user / 1e3 / Math.max(1, o.iterations),
       cpuSysMsPerOp: cpu.system / 1e3 / Math.max(1, o.iterations),
       nativeShare: (group.stats.nativeOps - native0) / Math.max(1, o.iterations),
+      transport: group.linkTransports.unix > 0 ? 'unix' : 'tcp',
     });
   }
   await group.barrier();
@@ -72,6 +73,13 @@ async function p2pReceiver(): Promise<void> {
   const listener = await PeerListener.listen({ host: '127.0.0.1', port: 0, secret: SECRET, maxFrameBytes: 64 * 1024 * 1024 });
   tcp.listen(0, '127.0.0.1');
   await once(tcp, 'listening');
+  // The same raw receiver on an abstract Unix socket (Linux): the same-host transport's limit.
+  const unixName = `mtl-bench-p2p-${process.pid}`;
+  const unix = process.platform === 'linux' ? createServer() : undefined;
+  if (unix) {
+    unix.listen({ path: `\0${unixName}` });
+    await once(unix, 'listening');
+  }
   const ports: Record<string, number> = {
     tcp: (tcp.address() as { port: number }).port,
     ws: (wss.address() as { port: number }).port,
@@ -79,9 +87,9 @@ async function p2pReceiver(): Promise<void> {
   };
   const o = await new Promise<{ mode: string; bytes: number; iterations: number }>((resolve) => {
     process.once('message', (m) => resolve(m as { mode: string; bytes: number; iterations: number }));
-    send({ ports });
+    send({ ports, ...(unix ? { unix: unixName } : {}), local: listener.local ?? null });
   });
-  tcp.on('connection', (s: Socket) => {
+  const raw = (s: Socket) => {
     let got = 0;
     s.on('data', (d: Buffer) => {
       got += d.length;
@@ -90,17 +98,19 @@ async function p2pReceiver(): Promise<void> {
         s.write(Buffer.of(1));
       }
     });
-  });
+  };
+  tcp.on('connection', raw);
+  unix?.on('connection', raw);
   wss.on('connection', (ws) => {
     ws.on('message', (d: Buffer) => {
       if (d.length === o.bytes) ws.send(Buffer.of(1));
     });
   });
-  if (o.mode === 'mtl-link') {
+  if (o.mode === 'mtl-link' || o.mode === 'mtl-link-unix') {
     // The sender is rank 0 (it dials; the placeholder port is never used) and the broadcast root.
     const peers = [
       { rank: 0, host: '127.0.0.1', port: 1 },
-      { rank: 1, host: '127.0.0.1', port: listener.port },
+      { rank: 1, host: '127.0.0.1', port: listener.port, ...(o.mode === 'mtl-link-unix' && listener.local ? { local: listener.local } : {}) },
     ];
     const group = await ProcessGroup.connect({ rank: 1, world: 2, peers, listener, secret: SECRET, runId: 'p2p' });
     const buf = new Float32Array(o.bytes / 4);
@@ -113,11 +123,12 @@ async function p2pReceiver(): Promise<void> {
 
 async function p2pSender(): Promise<void> {
   send({ ready: true });
-  const o = await message<{ mode: string; bytes: number; iterations: number; ports: Record<string, number> }>();
+  const o = await message<{ mode: string; bytes: number; iterations: number; ports: Record<string, number>; unix?: string; local?: PeerAddress['local'] | null }>();
   const payload = Buffer.alloc(o.bytes, 7);
   let seconds = 0;
-  if (o.mode === 'tcp') {
-    const s = connect(o.ports['tcp']!, '127.0.0.1');
+  if (o.mode === 'tcp' || o.mode === 'unix') {
+    if (o.mode === 'unix' && !o.unix) throw new Error('no Unix socket to measure (not Linux)');
+    const s = o.mode === 'tcp' ? connect(o.ports['tcp']!, '127.0.0.1') : connect({ path: `\0${o.unix}` });
     await once(s, 'connect');
     s.setNoDelay(true);
     const acks: (() => void)[] = [];
@@ -156,7 +167,7 @@ async function p2pSender(): Promise<void> {
     const listener = await PeerListener.listen({ host: '127.0.0.1', port: 0, secret: SECRET, maxFrameBytes: 64 * 1024 * 1024 });
     const peers = [
       { rank: 0, host: '127.0.0.1', port: listener.port },
-      { rank: 1, host: '127.0.0.1', port: o.ports['mtl']! },
+      { rank: 1, host: '127.0.0.1', port: o.ports['mtl']!, ...(o.mode === 'mtl-link-unix' && o.local ? { local: o.local } : {}) },
     ];
     const group = await ProcessGroup.connect({ rank: 0, world: 2, peers, listener, secret: SECRET, runId: 'p2p' });
     const buf = new Float32Array(o.bytes / 4).fill(1);

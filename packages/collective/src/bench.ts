@@ -22,6 +22,7 @@ import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { PeerAddress } from './group';
 
 export interface AllReduceBenchmarkOptions {
   world: number;
@@ -30,6 +31,11 @@ export interface AllReduceBenchmarkOptions {
   warmup: number;
   /** Ring chunk size (default: the package default). */
   chunkBytes?: number;
+  /**
+   * How the W processes link up: 'unix' (the default where there are abstract
+   * sockets: what workers of one host use) or 'tcp' (loopback, as across hosts).
+   */
+  transport?: 'unix' | 'tcp';
 }
 
 export interface AllReduceBenchmarkResult {
@@ -45,6 +51,8 @@ export interface AllReduceBenchmarkResult {
   cpuSysMsPerOpMean?: number;
   /** Share of the timed ops that ran on the native ring, averaged over the ranks (0: the JS ring). */
   nativeShare?: number;
+  /** What carried the links (rank 0's): a Unix socket or TCP. */
+  transport?: 'unix' | 'tcp';
 }
 
 export interface PointToPointBenchmarkResult {
@@ -58,6 +66,9 @@ export interface PointToPointBenchmarkResult {
   tcpGBs: number;
   /** (d) this package's data-plane link (WebSocket frames, streamed receive). */
   mtlLinkGBs: number;
+  /** (e) a raw Unix socket between two processes, and (f) the data-plane link over one (Linux; absent elsewhere). */
+  unixGBs?: number;
+  mtlLinkUnixGBs?: number;
 }
 
 /** @internal Path of the compiled worker script. */
@@ -69,7 +80,7 @@ export function benchWorkerPath(): string {
   throw new Error(`bench worker not found next to ${__dirname}; build @mtl/collective first (tsc -b)`);
 }
 
-type ChildMsg = { port?: number; results?: unknown; error?: string };
+type ChildMsg = { port?: number; local?: PeerAddress['local'] | null; results?: unknown; error?: string };
 
 function spawnWorkers(n: number, env: (i: number) => Record<string, string>) {
   const path = benchWorkerPath();
@@ -102,8 +113,9 @@ export async function runAllReduceBenchmark(opts: AllReduceBenchmarkOptions): Pr
   for (const b of sizesBytes) if (!Number.isInteger(b) || b < 4 || b % 4 !== 0) throw new RangeError(`sizes must be positive multiples of 4 bytes, got ${b}`);
   const { kids, failed, kill } = spawnWorkers(world, (rank) => ({ MTL_BENCH_MODE: 'allreduce', MTL_BENCH_RANK: String(rank) }));
   try {
-    const ports = await Promise.all(kids.map(async (k) => (await next<{ port: number }>(k, failed)).port));
-    const peers = ports.map((port, rank) => ({ rank, host: '127.0.0.1', port }));
+    const hellos = await Promise.all(kids.map((k) => next<ChildMsg & { port: number }>(k, failed)));
+    const local = opts.transport !== 'tcp';
+    const peers = hellos.map((h, rank) => ({ rank, host: '127.0.0.1', port: h.port, ...(local && h.local ? { local: h.local } : {}) }));
     const results = kids.map((k) => next<{ results: AllReduceBenchmarkResult[] }>(k, failed));
     for (const k of kids) k.send({ world, peers, sizesBytes, iterations, warmup, chunkBytes: opts.chunkBytes });
     const all = await Promise.all(results);
@@ -127,14 +139,15 @@ export async function runPointToPointBenchmark(opts: { bytes: number; iterations
   const { bytes, iterations } = opts;
   if (!Number.isInteger(bytes) || bytes < 4 || bytes % 4 !== 0) throw new RangeError(`bytes must be a positive multiple of 4, got ${bytes}`);
   const out: Record<string, number> = {};
-  for (const mode of ['ws-default', 'ws-zero-mask', 'tcp', 'mtl-link']) {
+  const modes = ['ws-default', 'ws-zero-mask', 'tcp', 'mtl-link', ...(process.platform === 'linux' ? ['unix', 'mtl-link-unix'] : [])];
+  for (const mode of modes) {
     const { kids, failed, kill } = spawnWorkers(2, (i) => ({ MTL_BENCH_MODE: 'p2p', MTL_BENCH_ROLE: i === 0 ? 'receiver' : 'sender' }));
     try {
       const [rx, tx] = kids as [ReturnType<typeof fork>, ReturnType<typeof fork>];
-      const [{ ports }] = await Promise.all([next<{ ports: Record<string, number> }>(rx, failed), next<{ ready: true }>(tx, failed)]);
+      const [hello] = await Promise.all([next<{ ports: Record<string, number>; unix?: string; local?: PeerAddress['local'] | null }>(rx, failed), next<{ ready: true }>(tx, failed)]);
       const done = next<{ results: { seconds: number } }>(tx, failed);
       rx.send({ mode, bytes, iterations });
-      tx.send({ mode, bytes, iterations, ports });
+      tx.send({ mode, bytes, iterations, ...hello });
       const { results } = await done;
       out[mode] = (bytes * iterations) / results.seconds / 1e9;
     } finally {
@@ -148,5 +161,7 @@ export async function runPointToPointBenchmark(opts: { bytes: number; iterations
     wsZeroMaskGBs: out['ws-zero-mask']!,
     tcpGBs: out['tcp']!,
     mtlLinkGBs: out['mtl-link']!,
+    ...(out['unix'] !== undefined ? { unixGBs: out['unix'] } : {}),
+    ...(out['mtl-link-unix'] !== undefined ? { mtlLinkUnixGBs: out['mtl-link-unix'] } : {}),
   };
 }

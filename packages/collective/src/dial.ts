@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import { CloseCode, REJECT_CODES } from './codes';
 import { CollectiveError } from './errors';
 import { helloMessage, parseChallenge, verifyWelcome } from './handshake';
+import { abstractPath, tuneLocalSocket } from './local-socket';
 import { acceptKey, newKey, Wire } from './wire';
 
 /** Largest handshake message accepted from the listener before it proved the secret. */
@@ -20,6 +21,8 @@ export interface DialOptions {
   secret: string;
   chunkBytes: number;
   maxFrameBytes: number;
+  /** The peer's abstract Unix socket (same host): tried first, TCP when it cannot be reached. */
+  localSocket?: string;
   /** Dial with wss. */
   tls?: { ca?: string | Buffer | Array<string | Buffer>; rejectUnauthorized?: boolean };
   /** Absolute time (Date.now()) after which dialling gives up. */
@@ -57,6 +60,7 @@ export async function dialPeer(o: DialOptions): Promise<Wire> {
   const where = `peer ${o.peer} at ${o.host}:${o.port}`;
   let delay = 25;
   let last = 'no attempt';
+  let local = o.localSocket;
   for (;;) {
     if (o.cancelled?.()) throw new CollectiveError(`gave up connecting to ${where}: the process group failed`, { peer: o.peer });
     const remaining = o.deadline - Date.now();
@@ -64,9 +68,16 @@ export async function dialPeer(o: DialOptions): Promise<Wire> {
       throw new CollectiveError(`timed out connecting to ${where} (last error: ${last})`, { peer: o.peer });
     }
     try {
-      return await attempt(o, remaining);
+      return await attempt(o, remaining, local);
     } catch (err) {
       last = (err as Error).message;
+      if (local !== undefined && !(err instanceof Refused)) {
+        // The socket is advertised but not reachable from here (another
+        // mount of /proc, a spoofed host key, a listener gone): TCP at once.
+        last = `unix socket ${local}: ${last}`;
+        local = undefined;
+        continue;
+      }
       if (err instanceof TimeoutError) continue;
       if (err instanceof Refused) {
         if (!TRANSIENT_REFUSALS.has(err.code)) throw new CollectiveError(`${where} refused the connection: ${err.message}`, { peer: o.peer });
@@ -86,12 +97,11 @@ export async function dialPeer(o: DialOptions): Promise<Wire> {
 class TimeoutError extends Error {}
 
 /** HTTP upgrade to WebSocket; resolves with the upgraded socket and any bytes that came with the 101. */
-function upgrade(o: DialOptions, timeoutMs: number): { req: ClientRequest; done: Promise<{ socket: Socket; head: Buffer }> } {
+function upgrade(o: DialOptions, timeoutMs: number, local: string | undefined): { req: ClientRequest; done: Promise<{ socket: Socket; head: Buffer }> } {
   const key = newKey();
   const host = o.host.includes(':') ? `[${o.host}]` : o.host;
   const common = {
-    host: o.host,
-    port: o.port,
+    ...(local !== undefined ? { socketPath: abstractPath(local) } : { host: o.host, port: o.port }),
     path: '/',
     method: 'GET',
     timeout: timeoutMs,
@@ -103,7 +113,7 @@ function upgrade(o: DialOptions, timeoutMs: number): { req: ClientRequest; done:
       'Sec-WebSocket-Version': '13',
     },
   };
-  const req = o.tls
+  const req = o.tls && local === undefined
     ? httpsRequest({ ...common, ...(o.tls.ca ? { ca: o.tls.ca } : {}), rejectUnauthorized: o.tls.rejectUnauthorized ?? true })
     : httpRequest(common);
   const done = new Promise<{ socket: Socket; head: Buffer }>((resolve, reject) => {
@@ -128,11 +138,11 @@ function upgrade(o: DialOptions, timeoutMs: number): { req: ClientRequest; done:
   return { req, done };
 }
 
-function attempt(o: DialOptions, remaining: number): Promise<Wire> {
+function attempt(o: DialOptions, remaining: number, local: string | undefined): Promise<Wire> {
   return new Promise((resolve, reject) => {
     let state: 'upgrade' | 'challenge' | 'welcome' | 'done' = 'upgrade';
     let ws: Wire | undefined;
-    const { req, done } = upgrade(o, Math.max(1, Math.min(remaining, 10_000)));
+    const { req, done } = upgrade(o, Math.max(1, Math.min(remaining, 10_000)), local);
     const timer = setTimeout(() => {
       fail(new TimeoutError(`no handshake within ${remaining} ms`));
       req.destroy();
@@ -154,7 +164,9 @@ function attempt(o: DialOptions, remaining: number): Promise<Wire> {
       }
       socket.setNoDelay(true);
       socket.setTimeout(0);
+      if (local !== undefined) tuneLocalSocket(socket);
       const w = new Wire(socket, 'client', PRE_AUTH_MAX_FRAME_BYTES);
+      if (local !== undefined) w.transport = 'unix';
       ws = w;
       state = 'challenge';
       let dialerNonce: Buffer | undefined;

@@ -8,12 +8,15 @@ import type { Attachment, PeerListener } from './listener';
 import { applyEarly, Mesh, type Early, type MeshGroup, type Route } from './mesh';
 import { RingAllReduceOp, type RingHost, type RingLane } from './native-ring';
 import { AllGatherOp, AllReduceOp, BroadcastOp, type OpHost, type RunningOp } from './ops';
+import { isSameHost, type LocalEndpoint } from './local-socket';
 import { mod } from './segments';
 
 export interface PeerAddress {
   rank: number;
   host: string;
   port: number;
+  /** The peer's Unix socket for workers of its host (PeerListener.local); dialled instead of TCP from the same host. */
+  local?: LocalEndpoint;
 }
 
 export interface ConnectOptions {
@@ -35,6 +38,8 @@ export interface ConnectOptions {
    * rejectUnauthorized defaults to true.
    */
   tls?: { ca?: string | Buffer | Array<string | Buffer>; rejectUnauthorized?: boolean };
+  /** Dial peers of this host over their Unix socket (default true; never with TLS). */
+  localLinks?: boolean;
 }
 
 export interface GroupStats {
@@ -145,9 +150,11 @@ export class ProcessGroup extends EventEmitter implements OpHost, RingHost, Mesh
     // The lower rank dials the higher: one link per pair, no races.
     for (let peer = rank + 1; peer < world; peer++) {
       const p = byRank[peer]!;
+      const local = !opts.tls && opts.localLinks !== false && isSameHost(listener.local, p.local) ? p.local!.socket : undefined;
       void dialPeer({
         host: p.host,
         port: p.port,
+        ...(local ? { localSocket: local } : {}),
         peer,
         self: rank,
         world,
@@ -197,6 +204,16 @@ export class ProcessGroup extends EventEmitter implements OpHost, RingHost, Mesh
     }
     mesh.onChange = () => {};
     return group;
+  }
+
+  /** How this rank's links to its group's peers are carried: over TCP, or a Unix socket (peers of the same host). */
+  get linkTransports(): { tcp: number; unix: number } {
+    const out = { tcp: 0, unix: 0 };
+    for (const r of this.members) {
+      const l = this.mesh.links[r];
+      if (l) out[l.transport]++;
+    }
+    return out;
   }
 
   // --- collectives --------------------------------------------------------

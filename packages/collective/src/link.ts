@@ -29,6 +29,7 @@ export class Link {
   earlyBytes = 0;
   private readonly closeWaiters: (() => void)[] = [];
   readonly kernel: Kernel | null;
+  readonly transport: 'tcp' | 'unix';
 
   constructor(
     readonly peer: number,
@@ -38,6 +39,7 @@ export class Link {
     handlers: LinkHandlers,
   ) {
     this.kernel = wire.kernel;
+    this.transport = wire.transport;
     wire.stream = handlers.consumer(this);
     wire.events = {
       close: (code, reason) => {

@@ -1,11 +1,12 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
-import type { Socket } from 'node:net';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { newNonce } from '@mtl/protocol';
 import { CloseCode, closeReason } from './codes';
 import { CollectiveError } from './errors';
 import { challengeMessage, parseHello, verifyHello, welcomeMessage, type Hello } from './handshake';
+import { abstractPath, localHostKey, newLocalSocketName, tuneLocalSocket, type LocalEndpoint } from './local-socket';
 import { acceptKey, Wire } from './wire';
 
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
@@ -26,6 +27,12 @@ export interface ListenOptions {
   maxFrameBytes?: number;
   /** Serve wss: PEM key and certificate (chain), optionally a CA to send along. */
   tls?: { key: string | Buffer; cert: string | Buffer; ca?: string | Buffer | Array<string | Buffer> };
+  /**
+   * Also take links from workers of this host on an abstract Unix socket
+   * (local-socket.ts). Default true; off with TLS and where there are no
+   * abstract sockets.
+   */
+  local?: boolean;
 }
 
 /** What a process group registers with the listener to receive its inbound links. */
@@ -60,6 +67,11 @@ export class PeerListener {
   /** Upgraded sockets that have not authenticated yet. */
   private readonly pending = new Set<Wire>();
   private closed = false;
+  /** Sockets accepted on the Unix socket, to tell them apart in the upgrade. */
+  private readonly localSockets = new WeakSet<Duplex>();
+  private localServer: NetServer | undefined;
+  /** Where workers of this host reach this listener, when it listens on a Unix socket too. */
+  local: LocalEndpoint | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -93,7 +105,30 @@ export class PeerListener {
         server.off('error', onError);
         const addr = server.address();
         const port = typeof addr === 'object' && addr !== null ? addr.port : (opts.port ?? 0);
-        resolve(new PeerListener(server, opts.secret, maxFrameBytes, port, opts.tls !== undefined));
+        const listener = new PeerListener(server, opts.secret, maxFrameBytes, port, opts.tls !== undefined);
+        const hostKey = opts.tls || opts.local === false ? null : localHostKey();
+        if (hostKey === null) return resolve(listener);
+        void listener.listenLocal(hostKey).then(() => resolve(listener));
+      });
+    });
+  }
+
+  /** The abstract Unix socket beside the TCP port; without it (it failed to listen) peers use TCP. */
+  private listenLocal(hostKey: string): Promise<void> {
+    const name = newLocalSocketName();
+    // Half-open like the HTTP server's own sockets: Wire finishes a half-closed link itself.
+    const local = createNetServer({ allowHalfOpen: true }, (sock) => {
+      this.localSockets.add(sock);
+      this.server.emit('connection', sock);
+    });
+    return new Promise((resolve) => {
+      local.once('error', () => resolve());
+      local.listen({ path: abstractPath(name) }, () => {
+        local.removeAllListeners('error');
+        local.on('error', () => {});
+        this.localServer = local;
+        this.local = { hostKey, socket: name };
+        resolve();
       });
     });
   }
@@ -138,7 +173,10 @@ export class PeerListener {
     const s = socket as Socket;
     s.setNoDelay?.(true);
     s.setTimeout?.(0);
+    const unix = this.localSockets.has(socket);
+    if (unix) tuneLocalSocket(s);
     const ws = new Wire(socket, 'server', PRE_AUTH_MAX_FRAME_BYTES);
+    if (unix) ws.transport = 'unix';
     this.pending.add(ws);
     this.onConnection(ws);
     ws.feed(head);
@@ -223,7 +261,11 @@ export class PeerListener {
     this.parked.clear();
     for (const ws of this.pending) ws.terminate();
     this.pending.clear();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const local = this.localServer;
+    await Promise.all([
+      new Promise<void>((resolve) => this.server.close(() => resolve())),
+      local ? new Promise<void>((resolve) => local.close(() => resolve())) : undefined,
+    ]);
   }
 }
 

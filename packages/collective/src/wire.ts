@@ -104,6 +104,8 @@ const OP_PONG = 0xa;
 export class Wire {
   events: WireEvents = {};
   stream: StreamConsumer | undefined;
+  /** What carries the frames: TCP, or a Unix socket to a worker of the same host (local-socket.ts). Set by whoever made the socket. */
+  transport: 'tcp' | 'unix' = 'tcp';
   /** Largest payload accepted in one frame. */
   maxMessage: number;
   closeSent = false;

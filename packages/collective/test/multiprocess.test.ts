@@ -18,6 +18,8 @@ async function spawnWorld(
   W: number,
   mode: string,
   env: (rank: number) => Record<string, string> = () => ({}),
+  /** Which ranks advertise their Unix socket to the others (default none: every link TCP). */
+  advertiseLocal: (rank: number) => boolean = () => false,
 ): Promise<{ kids: ChildProcess[]; inbox: Msg[][]; next: (r: number, key: string) => Promise<Msg> }> {
   const kids = Array.from({ length: W }, (_, rank) =>
     fork(fixture, [], { env: { ...process.env, RANK: String(rank), WORLD: String(W), ...env(rank) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
@@ -39,8 +41,13 @@ async function spawnWorld(
       if (have) resolve(have);
       else waiters.push({ r, key, resolve });
     });
-  const ports = await Promise.all(kids.map(async (_, r) => (await next(r, 'port'))['port'] as number));
-  const peers = ports.map((port, rank) => ({ rank, host: '127.0.0.1', port }));
+  const hellos = await Promise.all(kids.map((_, r) => next(r, 'port')));
+  const peers = hellos.map((h, rank) => ({
+    rank,
+    host: '127.0.0.1',
+    port: h['port'] as number,
+    ...(advertiseLocal(rank) && h['local'] ? { local: h['local'] } : {}),
+  }));
   for (const k of kids) k.send({ peers, mode });
   return { kids, inbox, next };
 }
@@ -92,6 +99,33 @@ describe('across processes', () => {
     if (all.native[0] && process.platform === 'linux') {
       for (const world of [all, mixed, jsRing]) expect(world.ring.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
     }
+  }, 90_000);
+
+  it('links between processes of this host run over Unix sockets, with the same bits as TCP in any mix, native ring included', async () => {
+    const W = 3;
+    const run = async (advertise: (rank: number) => boolean) => {
+      const { kids, next } = await spawnWorld(W, 'ops', () => ({}), advertise);
+      const results = await Promise.all(kids.map((_, r) => next(r, 'allReduceHash')));
+      await Promise.all(kids.map((k) => (k.exitCode === null ? once(k, 'exit') : undefined)));
+      expect(kids.map((k) => k.exitCode)).toEqual([0, 0, 0]);
+      for (const res of results) expect(res['allReduceHash']).toBe(results[0]!['allReduceHash']);
+      return {
+        hash: results[0]!['allReduceHash'],
+        links: results.map((m) => m['links']),
+        ring: results.map((m) => (m['stats'] as { nativeOps: number }).nativeOps).reduce((a, b) => a + b, 0),
+      };
+    };
+    const tcp = await run(() => false);
+    expect(tcp.links).toEqual([{ tcp: 2, unix: 0 }, { tcp: 2, unix: 0 }, { tcp: 2, unix: 0 }]);
+    if (process.platform !== 'linux') return; // abstract sockets: Linux only
+    const unix = await run(() => true);
+    expect(unix.links).toEqual([{ tcp: 0, unix: 2 }, { tcp: 0, unix: 2 }, { tcp: 0, unix: 2 }]);
+    // Rank 2 does not advertise: ranks 0 and 1 dial it over TCP, and each other over the Unix socket.
+    const mixed = await run((r) => r !== 2);
+    expect(mixed.links).toEqual([{ tcp: 1, unix: 1 }, { tcp: 1, unix: 1 }, { tcp: 2, unix: 0 }]);
+    expect(unix.hash).toBe(tcp.hash);
+    expect(mixed.hash).toBe(tcp.hash);
+    if (tcp.ring > 0) expect(unix.ring).toBeGreaterThan(0);
   }, 90_000);
 
   it('killing one process mid-allReduce makes every other rank reject naming it', async () => {

@@ -248,7 +248,7 @@ export class Coordinator {
         if (!verifyProof(this.opts.secret, nonce, 'worker', msg.proof)) return reject('authentication failed: the worker does not hold this run\'s shared secret');
         if (this.phase !== 'admitting') return reject(`run ${this.config.runId} has already formed its ring of ${this.opts.workers}; not admitting`, 4004);
         clearTimeout(timer);
-        link = new WorkerLink(`w${this.nextId++}`, ws, msg.name, msg.host, msg.dataPort, msg.pid, msg.rankHint, remote);
+        link = new WorkerLink(`w${this.nextId++}`, ws, msg.name, msg.host, msg.dataPort, msg.pid, msg.rankHint, remote, msg.local);
         this.admit(link);
         return;
       }
@@ -286,7 +286,7 @@ export class Coordinator {
     this.phase = 'forming';
     assignRanks(this.links);
     this.links.sort((a, b) => a.rank - b.rank);
-    const peers = this.links.map((l) => ({ rank: l.rank, host: l.host, port: l.dataPort }));
+    const peers = this.links.map((l) => ({ rank: l.rank, host: l.host, port: l.dataPort, ...(l.local ? { local: l.local } : {}) }));
     for (const l of this.links) {
       const resume = this.resumeFrom;
       l.send({
@@ -363,8 +363,8 @@ export class Coordinator {
       tasks: this.taskInfo,
       ...(this.placement ? { placement: this.placement } : {}),
       workers: this.links.map((l) => {
-        const cpus = this.ready.get(l.rank)?.cpus;
-        return { rank: l.rank, name: l.name, host: l.host, dataPort: l.dataPort, pid: l.pid, ...(cpus ? { cpus } : {}) };
+        const r = this.ready.get(l.rank);
+        return { rank: l.rank, name: l.name, host: l.host, dataPort: l.dataPort, pid: l.pid, ...(r?.cpus ? { cpus: r.cpus } : {}), ...(r?.links ? { links: r.links } : {}) };
       }),
     });
     this.phase = 'training';

@@ -20,6 +20,8 @@ export class WorkerLink {
     readonly pid: number,
     readonly rankHint: number | undefined,
     readonly remote: string,
+    /** Its Unix socket for peers of its host, if it offers one. */
+    readonly local?: { hostKey: string; socket: string },
   ) {}
 
   send(msg: ControlMessage): void {

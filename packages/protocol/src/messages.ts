@@ -11,7 +11,9 @@ const finite = z.number().finite();
 const rank = z.number().int().nonnegative();
 const perTask = z.record(z.string(), finite);
 
-const peer = z.strictObject({ rank, host: z.string().min(1), port: z.number().int().min(1).max(65535) });
+/** A worker's Unix socket for peers of its host: the host key (kernel and network namespace) and the abstract socket's name. */
+const localEndpoint = z.strictObject({ hostKey: z.string().min(1).max(256), socket: z.string().min(1).max(107) });
+const peer = z.strictObject({ rank, host: z.string().min(1), port: z.number().int().min(1).max(65535), local: localEndpoint.optional() });
 
 export const messageSchemas = {
   /** coordinator -> worker, first message on every connection. */
@@ -22,6 +24,8 @@ export const messageSchemas = {
     name: z.string().min(1).max(128),
     host: z.string().min(1),
     dataPort: z.number().int().min(1).max(65535),
+    /** Absent: the worker takes peer links over TCP only. */
+    local: localEndpoint.optional(),
     pid: z.number().int(),
     rankHint: rank.optional(),
   }),
@@ -58,6 +62,8 @@ export const messageSchemas = {
     kernels: z.string().optional(),
     /** The CPUs the worker is pinned to, in the kernel's list notation ("0", "2-3"); absent: not pinned. */
     cpus: z.string().max(256).optional(),
+    /** How this rank's links to its peers are carried: TCP, or a Unix socket to peers of its host. */
+    links: z.object({ tcp: z.number().int().nonnegative(), unix: z.number().int().nonnegative() }).optional(),
     numParams: z.number().int().nonnegative(),
     tensors: z.number().int(),
     inputDim: z.number().int().positive(),

@@ -1,2 +1,2 @@
 /** Bumped whenever a control message changes shape; peers with another version are refused at join. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;

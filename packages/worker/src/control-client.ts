@@ -15,6 +15,8 @@ export interface ControlClientOptions {
   name: string;
   advertiseHost: string;
   dataPort: number;
+  /** The data-plane listener's Unix socket for peers of this host, if any. */
+  local?: { hostKey: string; socket: string };
   rankHint?: number;
   connectTimeoutMs?: number;
   maxFrameBytes?: number;
@@ -60,6 +62,7 @@ export class ControlClient extends EventEmitter {
       name: this.opts.name,
       host: this.opts.advertiseHost,
       dataPort: this.opts.dataPort,
+      ...(this.opts.local ? { local: this.opts.local } : {}),
       pid: process.pid,
       ...(this.opts.rankHint !== undefined ? { rankHint: this.opts.rankHint } : {}),
     });

@@ -28,6 +28,11 @@ export interface WorkerOptions {
   peerTls?: { cert: string | Buffer; key: string | Buffer };
   /** Pin every thread of this process to these CPUs (Linux, native addon); see pinProcess. */
   cpuAffinity?: number[];
+  /**
+   * How peer links are carried: 'auto' (default) over a Unix socket to peers
+   * of the same host and network namespace and TCP to the rest; 'tcp' always TCP.
+   */
+  dataTransport?: 'auto' | 'tcp';
 }
 
 export type WorkerExit = { status: 'completed' | 'failed' | 'aborted'; error?: string };
@@ -49,6 +54,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerExit> {
     port: opts.dataPort ?? 0,
     secret: opts.secret,
     ...(opts.peerTls ? { tls: { ...opts.peerTls, ...(opts.tlsCa ? { ca: opts.tlsCa } : {}) } } : {}),
+    local: opts.dataTransport !== 'tcp',
   });
   const name = opts.name ?? `${hostname()}-${process.pid}`;
   const control = new ControlClient({
@@ -57,6 +63,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerExit> {
     name,
     advertiseHost: opts.advertiseHost ?? hostname(),
     dataPort: listener.port,
+    ...(listener.local ? { local: listener.local } : {}),
     ...(opts.tlsCa ? { tlsCa: opts.tlsCa } : {}),
     ...(opts.rankHint !== undefined ? { rankHint: opts.rankHint } : {}),
   });
@@ -85,7 +92,9 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerExit> {
           // from the ring before cannot end up in this one.
           runId: assign.generation ? `${run.runId}~${assign.generation}` : run.runId,
           ...(opts.peerTls ? { tls: opts.tlsCa ? { ca: opts.tlsCa } : {} } : {}),
+          localLinks: opts.dataTransport !== 'tcp',
         });
+        const links = group.linkTransports;
         group.on('peer-lost', (peer: number, reason: string) => log.error({ peer }, `lost peer rank ${peer}: ${reason}`));
         trainer = await createTrainer(group, run, assign.placement);
         if (assign.resume) {
@@ -98,7 +107,8 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerExit> {
         }
         await trainer.synchronizeInitialState();
         const info = trainer.info;
-        control.send({ type: 'ready', rank, backend, kernels: matMulKernels(tf), ...(cpus ? { cpus } : {}), tensors: tf.memory().numTensors, ...info });
+        log.info({ rank, links }, `ring formed: ${links.unix} peer link(s) over a Unix socket, ${links.tcp} over TCP`);
+        control.send({ type: 'ready', rank, backend, kernels: matMulKernels(tf), ...(cpus ? { cpus } : {}), links, tensors: tf.memory().numTensors, ...info });
         await control.next('start');
         const r = rank;
         const checksum = await trainer.run({

@@ -9,6 +9,8 @@ export interface AllReduceRow {
   busbwGBs: number;
   /** Which ring ran the timed ops: 'native' (the addon's thread), 'js', or e.g. '60% native'. */
   ring?: string;
+  /** What carried the links: 'tcp' (loopback, as between hosts and as gloo) or 'unix' (what workers of one host use). */
+  transport: 'tcp' | 'unix';
 }
 
 export interface PointToPoint {
@@ -20,6 +22,9 @@ export interface PointToPoint {
   tcpGBs?: number;
   /** the collective's own peer link, where reported */
   mtlLinkGBs?: number;
+  /** a raw Unix socket, and the peer link over one (Linux) */
+  unixGBs?: number;
+  mtlLinkUnixGBs?: number;
   /** whatever the collective package returned, as returned */
   raw: unknown;
 }
@@ -29,7 +34,10 @@ type AllReduceFn = (o: {
   sizesBytes: number[];
   iterations: number;
   warmup: number;
-}) => (AllReduceRow & { nativeShare?: number })[] | Promise<(AllReduceRow & { nativeShare?: number })[]>;
+  transport: 'tcp' | 'unix';
+}) => ReportedRow[] | Promise<ReportedRow[]>;
+
+type ReportedRow = Omit<AllReduceRow, 'transport' | 'ring'> & { nativeShare?: number; transport?: 'tcp' | 'unix' };
 
 function ringName(share: number | undefined): string {
   if (share === undefined) return 'js';
@@ -53,14 +61,17 @@ function api(): { allReduce?: AllReduceFn; p2p?: P2PFn; error?: string } {
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; note: string };
 
-export async function allReduceBenchmark(world: number, sizesBytes: number[], iterations: number, warmup: number): Promise<Outcome<AllReduceRow[]>> {
+export async function allReduceBenchmark(world: number, sizesBytes: number[], iterations: number, warmup: number, transport: 'tcp' | 'unix'): Promise<Outcome<AllReduceRow[]>> {
   const a = api();
   if (!a.allReduce) {
     return { ok: false, note: a.error ? `@mtl/collective failed to load: ${a.error}` : 'unavailable: @mtl/collective does not export runAllReduceBenchmark' };
   }
   try {
-    const rows = await a.allReduce({ world, sizesBytes, iterations, warmup });
-    return { ok: true, value: rows.map((r) => ({ world: r.world, bytes: r.bytes, meanMs: r.meanMs, algbwGBs: r.algbwGBs, busbwGBs: r.busbwGBs, ring: ringName(r.nativeShare) })) };
+    const rows = await a.allReduce({ world, sizesBytes, iterations, warmup, transport });
+    return {
+      ok: true,
+      value: rows.map((r) => ({ world: r.world, bytes: r.bytes, meanMs: r.meanMs, algbwGBs: r.algbwGBs, busbwGBs: r.busbwGBs, ring: ringName(r.nativeShare), transport: r.transport ?? 'tcp' })),
+    };
   } catch (err) {
     return { ok: false, note: `runAllReduceBenchmark failed: ${(err as Error).message}` };
   }
@@ -107,6 +118,8 @@ export async function pointToPointBenchmark(bytes: number, iterations: number): 
         wsDefaultGBs: num('wsDefaultGBs') ?? pick(raw, (k) => k.includes('ws') && (k.includes('default') || k.includes('mask')) && !k.includes('zero') && !k.includes('unmask')),
         wsZeroMaskGBs: num('wsZeroMaskGBs') ?? pick(raw, (k) => k.includes('zero') || k.includes('unmask') || k.includes('nomask')),
         tcpGBs: num('tcpGBs') ?? pick(raw, (k) => k.includes('tcp')),
+        unixGBs: num('unixGBs'),
+        mtlLinkUnixGBs: num('mtlLinkUnixGBs'),
         raw,
       },
     };

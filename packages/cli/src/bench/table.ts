@@ -38,18 +38,32 @@ export function renderReport(r: BenchReport): string {
   if (keys.length) {
     out.push(
       table(
-        ['W', 'MiB', 'ring', 'ours ms', 'algbw GB/s', 'busbw GB/s', 'gloo ms', 'gloo busbw', 'ours/gloo'],
+        ['W', 'MiB', 'ring', 'tcp ms', 'tcp algbw', 'tcp busbw', 'gloo ms', 'gloo busbw', 'tcp/gloo', 'unix ms', 'unix busbw', 'unix/gloo'],
         keys.map(([w, b]) => {
-          const o = ours.find((x) => x.world === w && x.bytes === b);
+          const o = ours.find((x) => x.world === w && x.bytes === b && x.transport === 'tcp');
+          const u = ours.find((x) => x.world === w && x.bytes === b && x.transport === 'unix');
           const g = gloo.find((x) => x.world === w && x.bytes === b);
-          return [w, b / MiB, o?.ring ?? '-', f(o?.meanMs, 1), f(o?.algbwGBs), f(o?.busbwGBs), f(g?.meanMs, 1), f(g?.busbwGBs), o && g ? f(o.busbwGBs / g.busbwGBs) : '-'];
+          return [
+            w,
+            b / MiB,
+            o?.ring ?? u?.ring ?? '-',
+            f(o?.meanMs, 1),
+            f(o?.algbwGBs),
+            f(o?.busbwGBs),
+            f(g?.meanMs, 1),
+            f(g?.busbwGBs),
+            o && g ? f(o.busbwGBs / g.busbwGBs) : '-',
+            f(u?.meanMs, 1),
+            f(u?.busbwGBs),
+            u && g ? f(u.busbwGBs / g.busbwGBs) : '-',
+          ];
         }),
       ),
     );
   }
   out.push(
     `point-to-point (${r.settings.pointToPoint.bytes / MiB} MiB):` +
-      noteOr(r.pointToPoint, (p) => ` ws default ${f(p.wsDefaultGBs)} GB/s, ws zero-mask ${f(p.wsZeroMaskGBs)} GB/s, raw TCP ${f(p.tcpGBs)} GB/s, mtl peer link ${f(p.mtlLinkGBs)} GB/s`),
+      noteOr(r.pointToPoint, (p) => ` ws default ${f(p.wsDefaultGBs)} GB/s, ws zero-mask ${f(p.wsZeroMaskGBs)} GB/s, raw TCP ${f(p.tcpGBs)} GB/s, mtl peer link ${f(p.mtlLinkGBs)} GB/s; raw Unix socket ${f(p.unixGBs)} GB/s, mtl peer link over it ${f(p.mtlLinkUnixGBs)} GB/s`),
   );
 
   out.push('\nCompute');
@@ -76,8 +90,21 @@ export function renderReport(r: BenchReport): string {
   if (ok.length) {
     out.push(
       table(
-        ['W', 'steps', 'step ms', 'samples/s', 'GFLOP/s/worker', 'compute GFLOP/s', 'compute ms', 'comm ms', 'update ms', 'other ms', 'MB sent/step'],
-        ok.map((c) => [c.world, c.stepsMeasured, f(c.stepMs, 1), f(c.samplesPerSec, 0), f(c.gflopsPerWorker, 1), f(c.computeGflopsPerWorker, 1), f(c.split.computeMs, 1), f(c.split.commMs, 1), f(c.split.updateMs, 1), f(c.split.otherMs, 1), f(c.bytesSentPerStep / 1e6, 1)]),
+        ['W', 'steps', 'step ms', 'samples/s', 'GFLOP/s/worker', 'compute GFLOP/s', 'compute ms', 'comm ms', 'update ms', 'other ms', 'MB sent/step', 'links'],
+        ok.map((c) => [
+          c.world,
+          c.stepsMeasured,
+          f(c.stepMs, 1),
+          f(c.samplesPerSec, 0),
+          f(c.gflopsPerWorker, 1),
+          f(c.computeGflopsPerWorker, 1),
+          f(c.split.computeMs, 1),
+          f(c.split.commMs, 1),
+          f(c.split.updateMs, 1),
+          f(c.split.otherMs, 1),
+          f(c.bytesSentPerStep / 1e6, 1),
+          !c.links || c.links.tcp + c.links.unix === 0 ? '-' : c.links.unix && c.links.tcp ? 'mixed' : c.links.unix ? 'unix' : 'tcp',
+        ]),
       ),
     );
   }

@@ -76,6 +76,8 @@ export interface ClusterRun {
   memory: MemoryReport;
   /** How matrix products ran in the workers (from summary.json). */
   kernels?: string;
+  /** How rank 0's links to its peers were carried (from config.json): TCP or Unix sockets. */
+  links?: { tcp: number; unix: number };
   command: string;
   /** Wall-clock seconds of each measured step's end (for runs measured side by side; not in the report). */
   stepEnds?: number[];
@@ -149,6 +151,16 @@ export function median(xs: number[]): number {
   if (!xs.length) return 0;
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function rankZeroLinks(dir: string): { links?: { tcp: number; unix: number } } {
+  try {
+    const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { workers?: { rank: number; links?: { tcp: number; unix: number } }[] };
+    const links = cfg.workers?.find((w) => w.rank === 0)?.links;
+    return links ? { links } : {};
+  } catch {
+    return {};
+  }
 }
 
 export async function runCluster(o: ClusterRunOptions): Promise<ClusterRun> {
@@ -238,6 +250,7 @@ export async function runCluster(o: ClusterRunOptions): Promise<ClusterRun> {
     },
     memory,
     ...(summary.kernels ? { kernels: summary.kernels } : {}),
+    ...rankZeroLinks(o.dir),
     stepEnds,
     command: `node packages/cli/bin/mtl.js ${args.map((a) => (/[\s,]/.test(a) && !a.includes(':') ? `'${a}'` : a)).join(' ')}`,
   };

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { resolve } from 'node:path';
 import type { LogFormat } from '@mtl/protocol';
 import { addRunOptions, nonNegativeInt, positiveInt, resolveRunConfig, resumeBase, type RunFlags } from '../run-options';
-import { logFormatOption } from '../common';
+import { dataTransportOption, logFormatOption } from '../common';
 import { runLocalCluster, type CpuAffinity } from '../launcher';
 import { parseCpuList } from '@mtl/native';
 import { placeTasks } from '@mtl/coordinator';
@@ -15,6 +15,7 @@ interface TrainFlags extends RunFlags {
   cpuAffinity: CpuAffinity;
   report: boolean;
   maxRestarts: number;
+  dataTransport: 'auto' | 'tcp';
 }
 
 export function trainCommand(): Command {
@@ -31,6 +32,7 @@ export function trainCommand(): Command {
     )
     .option('--no-report', 'do not write report.html into the run directory at the end')
     .option('--max-restarts <n>', 'elastic: when a worker dies, go on with the others from the newest checkpoint, at most n times', nonNegativeInt('--max-restarts'), 0)
+    .addOption(dataTransportOption())
     .addOption(logFormatOption());
   addRunOptions(cmd);
   cmd.action(async (flags: TrainFlags) => {
@@ -38,7 +40,7 @@ export function trainCommand(): Command {
     // Refuse an impossible placement before starting any process.
     if (config.variant === 'parallel') placeTasks(config.tasks.map((t) => t.name), flags.workers, config.placement);
     const out = resolve(flags.resume ?? flags.out ?? `runs/${config.runId}`);
-    process.exitCode = await runLocalCluster({ config, workers: flags.workers, outDir: out, logFormat: flags.logFormat, resume: !!flags.resume, cpuAffinity: flags.cpuAffinity, report: flags.report, maxRestarts: flags.maxRestarts });
+    process.exitCode = await runLocalCluster({ config, workers: flags.workers, outDir: out, logFormat: flags.logFormat, resume: !!flags.resume, cpuAffinity: flags.cpuAffinity, report: flags.report, maxRestarts: flags.maxRestarts, ...(flags.dataTransport !== 'auto' ? { workerArgs: ['--data-transport', flags.dataTransport] } : {}) });
   });
   return cmd;
 }

@@ -5,7 +5,7 @@ import { parseCpuList } from '@mtl/native';
 import type { BackendName } from '@mtl/mtl';
 import type { LogFormat } from '@mtl/protocol';
 import { nonNegativeInt } from '../run-options';
-import { exitWithParent, logFormatOption, makeLogger, readPem, secretFrom } from '../common';
+import { dataTransportOption, exitWithParent, logFormatOption, makeLogger, readPem, secretFrom } from '../common';
 
 interface WorkerFlags {
   coordinator: string;
@@ -21,6 +21,7 @@ interface WorkerFlags {
   tlsKey?: string;
   logFormat: LogFormat;
   cpuAffinity?: number[];
+  dataTransport: 'auto' | 'tcp';
 }
 
 export function workerCommand(): Command {
@@ -38,6 +39,7 @@ export function workerCommand(): Command {
     .option('--tls-cert <file>', 'serve the data plane over TLS with this certificate (PEM); every worker of the run must')
     .option('--tls-key <file>', 'private key (PEM) of --tls-cert')
     .option('--cpu-affinity <cpus>', 'pin this worker (every thread) to these CPUs, e.g. 0 or 0-3 (Linux, with the native addon)', (v: string) => parseCpuList(v, '--cpu-affinity'))
+    .addOption(dataTransportOption())
     .addOption(logFormatOption())
     .action(async (flags: WorkerFlags) => {
       process.exitCode = await startWorker(flags);
@@ -61,6 +63,7 @@ async function startWorker(flags: WorkerFlags): Promise<number> {
     ...(flags.rankHint !== undefined ? { rankHint: flags.rankHint } : {}),
     ...(flags.backend ? { backend: flags.backend } : {}),
     ...(flags.cpuAffinity ? { cpuAffinity: flags.cpuAffinity } : {}),
+    dataTransport: flags.dataTransport,
     ...(flags.tlsCa ? { tlsCa: readPem(flags.tlsCa, '--tls-ca') } : {}),
     ...(flags.tlsCert && flags.tlsKey ? { peerTls: { cert: readPem(flags.tlsCert, '--tls-cert'), key: readPem(flags.tlsKey, '--tls-key') } } : {}),
   });
