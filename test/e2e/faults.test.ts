@@ -64,7 +64,7 @@ describe('bad input is refused clearly and harms nothing', () => {
     old.ws.send(hello(old.nonce, PROTOCOL_VERSION + 1));
     const oldEnd = await old.closed;
     expect(oldEnd.msgs[0]).toMatchObject({ type: 'reject' });
-    expect(oldEnd.msgs[0].reason).toMatch(/protocol version mismatch: peer speaks 2, this build speaks 1/);
+    expect(oldEnd.msgs[0].reason).toMatch(new RegExp(`protocol version mismatch: peer speaks ${PROTOCOL_VERSION + 1}, this build speaks ${PROTOCOL_VERSION}`));
 
     const garbage = await rawClient(url);
     garbage.ws.send(Buffer.from([0xc1, 0xc1, 0xc1, 0x00]));

@@ -49,6 +49,8 @@ describe.skipIf(why !== '')(`a cluster across network namespaces${why ? ` (SKIPP
     for (const x of w) expect(x.code, x.stderr).toBe(0);
     const config = readJson(join(out, 'config.json'));
     expect(config.workers.map((x: any) => x.host)).toEqual([addr(1), addr(2)]);
+    // One kernel, but each worker in its own network namespace: no Unix socket between them.
+    expect(config.workers.map((x: any) => x.links)).toEqual([{ tcp: 1, unix: 0 }, { tcp: 1, unix: 0 }]);
     const summary = readJson(join(out, 'summary.json'));
     expect(summary.status).toBe('completed');
     // Each worker sent its half of the data plane (and its control messages) out of its own link.
@@ -60,6 +62,7 @@ describe.skipIf(why !== '')(`a cluster across network namespaces${why ? ` (SKIPP
     const local = join(dir, 'loopback');
     const l = await mtl(['train', '--workers', '2', '--out', local, ...workload]);
     expect(l.code, l.stderr).toBe(0);
+    expect(readJson(join(local, 'config.json')).workers.map((x: any) => x.links)).toEqual([{ tcp: 0, unix: 1 }, { tcp: 0, unix: 1 }]);
     expect(maxAbsDiff(finalParams(out), finalParams(local))).toBe(0);
   });
 });

@@ -57,6 +57,10 @@ describe('mtl train: coordinator + 2 workers on loopback', () => {
       expect(config.workers.map((w: any) => w.cpus)).toEqual([String(cpus[0]), String(cpus[1])]);
       expect(res.stderr).toMatch(/pinned to CPU/);
     } else expect(config.workers.map((w: any) => w.cpus)).toEqual([undefined, undefined]);
+    // Both workers share this host and network namespace: their link is a Unix socket (Linux).
+    const link = process.platform === 'linux' ? { tcp: 0, unix: 1 } : { tcp: 1, unix: 0 };
+    expect(config.workers.map((w: any) => w.links)).toEqual([link, link]);
+    expect(res.stderr).toMatch(process.platform === 'linux' ? /ring formed: 1 peer link\(s\) over a Unix socket, 0 over TCP/ : /0 peer link\(s\) over a Unix socket, 1 over TCP/);
 
     // report.html: the run's page, drawn from its own files (charts inline, no scripts).
     const report = readFileSync(join(out, 'report.html'), 'utf8');
@@ -71,6 +75,20 @@ describe('mtl train: coordinator + 2 workers on loopback', () => {
     const model = await tf.loadLayersModel(fileSystemHandler(join(out, 'model')));
     const y = model.predict(tf.zeros([3, config.inputDim])) as tf.Tensor[];
     expect(y.map((t) => t.shape)).toEqual([[3, 1], [3, 1], [3, 3]]);
+  });
+
+  it('--data-transport tcp keeps the link on TCP and trains to the same bits as the Unix socket', async () => {
+    const dir = tempDir('transport');
+    const args = ['--workers', '2', '--steps', '30', '--batch-size', '64', '--examples', '1024', '--tasks', 'a:regression,b:binary', '--trunk', '64,64', '--backend', 'cpu', '--eval-every', '0'];
+    const tcp = await mtl(['train', '--out', join(dir, 'tcp'), '--data-transport', 'tcp', ...args]);
+    expect(tcp.code, tcp.stderr).toBe(0);
+    const auto = await mtl(['train', '--out', join(dir, 'auto'), ...args]);
+    expect(auto.code, auto.stderr).toBe(0);
+    expect(readJson(join(dir, 'tcp', 'config.json')).workers.map((w: any) => w.links)).toEqual([{ tcp: 1, unix: 0 }, { tcp: 1, unix: 0 }]);
+    expect(maxAbsDiff(finalParams(join(dir, 'tcp')), finalParams(join(dir, 'auto')))).toBe(0);
+    const bad = await mtl(['train', '--out', join(dir, 'bad'), '--data-transport', 'shm', ...args]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--data-transport.*'shm' is invalid/);
   });
 
   it('--steps 0 writes the initialised model', async () => {

@@ -48,12 +48,23 @@ describe('control codec', () => {
 
   it('refuses another protocol version with both versions named', () => {
     const frame = packr.pack({ v: PROTOCOL_VERSION + 1, type: 'heartbeat', t: 1 });
-    expect(() => decodeMessage(frame)).toThrow(/protocol version mismatch: peer speaks 2, this build speaks 1/);
+    expect(() => decodeMessage(frame)).toThrow(new RegExp(`protocol version mismatch: peer speaks ${PROTOCOL_VERSION + 1}, this build speaks ${PROTOCOL_VERSION}`));
   });
 
   it('names the invalid field', () => {
     const frame = packr.pack({ v: PROTOCOL_VERSION, type: 'hello', proof: Buffer.alloc(32), name: 'w', host: 'h', dataPort: 70000, pid: 1 });
     expect(() => decodeMessage(frame)).toThrow(/invalid hello message: dataPort/);
+  });
+
+  it('carries a worker\'s Unix socket for peers of its host, and names a bad one', () => {
+    const local = { hostKey: '3f0c2a9e-1b2c-4d5e-8f90-123456789abc/4026531840', socket: 'mtl-data-42-0123456789abcdef' };
+    const hello = { v: PROTOCOL_VERSION, type: 'hello', proof: Buffer.alloc(32), name: 'w', host: 'h', dataPort: 7000, pid: 1 };
+    expect(decodeMessage(packr.pack({ ...hello, local }))).toMatchObject({ type: 'hello', local });
+    expect(() => decodeMessage(packr.pack({ ...hello, local: { ...local, socket: 'x'.repeat(108) } }))).toThrow(/invalid hello message: local\.socket/);
+    expect(() => decodeMessage(packr.pack({ ...hello, local: { hostKey: local.hostKey } }))).toThrow(/invalid hello message: local\.socket/);
+    const assign = (peer: object) => packr.pack({ v: PROTOCOL_VERSION, type: 'assign', rank: 0, world: 1, peers: [peer], run: { runId: 'r', batchSize: 8 }, startStep: 0 });
+    expect(decodeMessage(assign({ rank: 0, host: '127.0.0.1', port: 9000, local }))).toMatchObject({ peers: [{ local }] });
+    expect(() => decodeMessage(assign({ rank: 0, host: '127.0.0.1', port: 9000, local: { ...local, path: '/tmp/x' } }))).toThrow(/invalid assign message: peers\.0\.local/);
   });
 
   it('rejects unknown types, non-maps and garbage bytes with a ProtocolError', () => {
