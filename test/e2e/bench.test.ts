@@ -81,6 +81,12 @@ describe('mtl bench --quick', () => {
     expect(rounds.length).toBeGreaterThanOrEqual(1);
     for (const k of ['w1SamplesPerSec', 'w2SamplesPerSec', 'pairSamplesPerSec', 'scaling', 'ceiling', 'w2Split']) expect(rounds[0]).toHaveProperty(k);
     expect(rounds.map((x) => x.scaling)).toContain(t.scaling);
+    // Every round also ran W=2 with its link on TCP, as between hosts.
+    expect(typeof rounds[0]!.scalingTcp).toBe('number');
+    expect(rounds[0]!.w2TcpSamplesPerSec as number).toBeGreaterThan(0);
+    const tcpRun = ['train-w2-tcp', 'train-w2-tcp-r1'].map((d) => join(out, d, 'config.json')).find((f) => existsSync(f));
+    expect(tcpRun).toBeDefined();
+    expect(JSON.parse(readFileSync(tcpRun!, 'utf8')).workers.map((w: Json) => w.links)).toEqual([{ tcp: 1, unix: 0 }, { tcp: 1, unix: 0 }]);
 
     const m = b.memory as Json;
     for (const k of ['tensorsFirst', 'tensorsLast', 'tensorsFlat', 'workers']) expect(m).toHaveProperty(k);

@@ -122,6 +122,10 @@ export interface ScalingRound {
   pairSamplesPerSec: number | null;
   scaling: number;
   ceiling: number | null;
+  /** The same W=2 run with its link on TCP loopback (`--data-transport tcp`), as between hosts; null where it failed. */
+  w2TcpSamplesPerSec: number | null;
+  w2TcpStepMs: number | null;
+  scalingTcp: number | null;
 }
 
 const isNote = (x: unknown): x is Note => !!x && typeof x === 'object' && 'note' in (x as object) && Object.keys(x as object).length === 1;
@@ -365,6 +369,15 @@ export async function runBench(s: BenchSettings, outDir: string): Promise<BenchR
     } catch (err) {
       w2 = errNote(`cluster W=2${tag}`, err);
     }
+    // The W=2 run again over TCP loopback: what the Unix-socket link gains, in the same round.
+    let w2Tcp: Maybe<ClusterRun>;
+    log(`cluster W=2 over TCP (--data-transport tcp): ${s.train.steps} steps${tag}`);
+    try {
+      w2Tcp = await runCluster({ world: 2, steps: s.train.steps, warmup: s.train.warmup, backend: s.backend, dir: dir('train-w2-tcp'), timeoutMs: timeout, dataTransport: 'tcp' });
+    } catch (err) {
+      w2Tcp = errNote(`cluster W=2 over TCP${tag}`, err);
+      log(w2Tcp.note);
+    }
     w1Runs.push(w1);
     pairs.push(pair);
     if (!isNote(w1) && !isNote(roundPlain)) overheads.push({ w1StepMs: w1.stepMs, plainStepMs: roundPlain.stepMs, ratio: w1.stepMs / roundPlain.stepMs });
@@ -377,6 +390,9 @@ export async function runBench(s: BenchSettings, outDir: string): Promise<BenchR
         pairSamplesPerSec: isNote(pair) ? null : pair.samplesPerSec,
         scaling: w2.samplesPerSec / w1.samplesPerSec,
         ceiling: isNote(pair) ? null : pair.samplesPerSec / w1.samplesPerSec,
+        w2TcpSamplesPerSec: isNote(w2Tcp) ? null : w2Tcp.samplesPerSec,
+        w2TcpStepMs: isNote(w2Tcp) ? null : w2Tcp.stepMs,
+        scalingTcp: isNote(w2Tcp) ? null : w2Tcp.samplesPerSec / w1.samplesPerSec,
       });
     }
   }

@@ -121,7 +121,8 @@ export function renderReport(r: BenchReport): string {
   for (const [k, x] of r.training.scalingRounds.entries()) {
     out.push(
       `  scaling round ${k + 1}: W=1 ${f(x.w1SamplesPerSec, 0)}, two W=1 at once ${x.pairSamplesPerSec === null ? '-' : f(x.pairSamplesPerSec, 0)}, W=2 ${f(x.w2SamplesPerSec, 0)} samples/s ` +
-        `(step ${f(x.w2StepMs, 1)} ms: compute ${f(x.w2Split.computeMs, 1)}, comm ${f(x.w2Split.commMs, 1)}, update ${f(x.w2Split.updateMs, 1)}): scaling ${f(x.scaling)}x, two-process limit ${x.ceiling === null ? '-' : f(x.ceiling) + 'x'}`,
+        `(step ${f(x.w2StepMs, 1)} ms: compute ${f(x.w2Split.computeMs, 1)}, comm ${f(x.w2Split.commMs, 1)}, update ${f(x.w2Split.updateMs, 1)}): scaling ${f(x.scaling)}x, two-process limit ${x.ceiling === null ? '-' : f(x.ceiling) + 'x'}` +
+        (x.scalingTcp === null ? '' : `; W=2 over TCP ${f(x.w2TcpSamplesPerSec, 0)} samples/s (step ${f(x.w2TcpStepMs, 1)} ms): ${f(x.scalingTcp)}x`),
     );
   }
   if (r.training.twoProcessCeiling !== null) out.push(`  two independent W=1 clusters at once (no communication, the most two processes reach here): ${f(r.training.twoProcessCeiling)}x W=1 (median round)`);

@@ -18,6 +18,8 @@ export interface ClusterRunOptions {
   timeoutMs: number;
   /** `mtl train --cpu-affinity` (default: the launcher's auto: W=2 one core per worker, W=1 unpinned). */
   cpuAffinity?: string;
+  /** `mtl train --data-transport` (default auto: Unix sockets between the workers of this host). */
+  dataTransport?: 'auto' | 'tcp';
 }
 
 export interface MemoryReport {
@@ -140,6 +142,7 @@ export function trainArgs(o: ClusterRunOptions): string[] {
     '--eval-every', String(o.steps + 1),
     '--log-format', 'json',
     ...(o.cpuAffinity ? ['--cpu-affinity', o.cpuAffinity] : []),
+    ...(o.dataTransport && o.dataTransport !== 'auto' ? ['--data-transport', o.dataTransport] : []),
   ];
 }
 
