@@ -1,12 +1,11 @@
 import type { ProcessGroup } from '@mtl/collective';
-import { DistributedSampler, deriveSeed, gatherBatch, type Batch, type Dataset } from '@mtl/data';
-import { MtlModel, createOptimizer, flopsPerExample, paramChecksum, type Optimizer, type OptimizerSpec, type TaskSpec } from '@mtl/mtl';
+import { DistributedSampler, countLabels, deriveSeed, gatherBatch, type Batch, type Dataset } from '@mtl/data';
+import { MtlModel, createOptimizer, flopsPerExample, paramChecksum, type Optimizer, type OptimizerSpec } from '@mtl/mtl';
 import { modelSpecOf, type RunConfig, type TaskConfig } from '@mtl/protocol';
 import { verifyReplicas } from './checksum';
 import { evaluate } from './evaluate';
 import { GradientBuckets, bucketMinElems } from './gradient-buckets';
 import { InFlight } from './in-flight';
-import { sumMask } from './mask';
 import { Trainer, type StepOutcome, type TrainerInfo } from './trainer';
 
 /**
@@ -21,9 +20,7 @@ import { Trainer, type StepOutcome, type TrainerInfo } from './trainer';
 export class ParallelTrainer extends Trainer {
   readonly model: MtlModel;
   readonly info: TrainerInfo;
-  private readonly tasks: TaskSpec[];
   private readonly task: TaskConfig;
-  private readonly taskIndex: number;
   private readonly sub: ProcessGroup;
   private readonly sampler: DistributedSampler;
   private readonly optimizer: Optimizer;
@@ -33,7 +30,6 @@ export class ParallelTrainer extends Trainer {
   private readonly head: { offset: number; size: number };
   /** Head gradient followed by the task's loss sum: reduced over the group in one op. */
   private readonly headBuf: Float32Array;
-  private readonly countBuf: Float32Array;
   private readonly runStepsPerEpoch: number;
   private readonly bucketMin = bucketMinElems();
   private batch?: Batch;
@@ -49,11 +45,9 @@ export class ParallelTrainer extends Trainer {
   ) {
     super();
     if (config.aggregator.name !== 'equal' && config.aggregator.name !== 'static') throw new Error(`aggregator ${config.aggregator.name} needs the distributed variant; the parallel variant weighs each task by its tasks[].weight`);
-    this.tasks = config.tasks.map((t) => ({ name: t.name, type: t.type }));
     const mine = config.tasks.filter((t) => placement[t.name]?.includes(world.rank));
     if (mine.length !== 1) throw new Error(`rank ${world.rank} belongs to ${mine.length} task groups; the parallel variant needs exactly one`);
     this.task = mine[0]!;
-    this.taskIndex = config.tasks.indexOf(this.task);
     this.sub = world.subgroup(placement[this.task.name]!);
     const spec = modelSpecOf(config, train.inputDim);
     this.model = MtlModel.create(spec, config.seed);
@@ -71,8 +65,7 @@ export class ParallelTrainer extends Trainer {
       seed: deriveSeed(config.seed, 'task', this.task.name),
       dropLast: config.dropLast,
     });
-    this.headBuf = new Float32Array(1); // the task's loss sum
-    this.countBuf = new Float32Array(this.tasks.length);
+    this.headBuf = new Float32Array(this.head.size + 1);
     // One epoch of the run is one pass over the largest task's set; smaller sets are reshuffled and
     // restarted by their own samplers, and their own epochs are reported per task.
     this.runStepsPerEpoch = Math.max(...Object.values(taskStepsPerEpoch));
@@ -131,13 +124,10 @@ export class ParallelTrainer extends Trainer {
     const name = this.task.name;
     const t0 = performance.now();
     const batch = (this.batch = gatherBatch(this.train, this.sampler.rankBatch(step, this.sub.rank, this.sub.world), this.batch));
-    this.countBuf.fill(0);
-    this.countBuf[this.taskIndex] = sumMask(batch.mask[name]!, batch.n);
-    const t1 = performance.now();
-    // Every task's global labelled count: the trunk's weights need all of them.
-    await this.world.allReduce(this.countBuf);
-    const t2 = performance.now();
-    const n = this.countBuf[this.taskIndex]!;
+    // The task's labelled count over its group's whole batch, which its weight in the trunk divides
+    // by: every rank of the group holds the task's data and the sampler, so each counts it itself
+    // (no collective, as in the distributed variant).
+    const n = countLabels(this.train, this.sampler.globalBatch(step))[name]!;
     const weights = { [name]: n > 0 ? this.task.weight / n : 0 };
     // Gradient buckets as in the distributed variant: this task's head goes to its group's ring as
     // soon as the heads are differentiated, each trunk layer to the world ring as soon as it exists.
@@ -148,25 +138,39 @@ export class ParallelTrainer extends Trainer {
     // Trunk layers smaller than the bucket minimum join the next one (every world rank reports
     // the same trunk ranges, so every rank forms the same buckets).
     const trunkBuckets = new GradientBuckets(this.bucketMin, (offset, size) => start(this.world.allReduce(this.grad.subarray(offset, offset + size))));
-    const { lossSums } = await this.model.lossAndGradStaged(batch, weights, this.grad, (offset, size) => {
-      if (offset < trunkEnd) trunkBuckets.ready(offset, Math.min(offset + size, trunkEnd) - offset);
-      if (offset + size > trunkEnd) start(this.sub.allReduce(headGrad));
-    });
+    // The loss sums come before the first range, so the head's op carries the loss sum too.
+    const headBuf = this.headBuf;
+    const lossAt = this.head.size;
+    headBuf[lossAt] = 0;
+    await this.model.lossAndGradStaged(
+      batch,
+      weights,
+      this.grad,
+      (offset, size) => {
+        if (offset < trunkEnd) trunkBuckets.ready(offset, Math.min(offset + size, trunkEnd) - offset);
+        if (offset + size > trunkEnd) {
+          headBuf.set(headGrad);
+          start(this.sub.allReduce(headBuf));
+        }
+      },
+      (sums) => {
+        headBuf[lossAt] = sums[name] ?? 0;
+      },
+    );
     trunkBuckets.flush();
-    this.headBuf[0] = lossSums[name] ?? 0;
-    start(this.sub.allReduce(this.headBuf.subarray(0, 1)));
     const t3 = performance.now();
     await inFlight.done();
+    headGrad.set(headBuf.subarray(0, lossAt));
     const t4 = performance.now();
     this.optimizer.step(this.params, this.grad);
     this.model.setParams(this.params);
     const t5 = performance.now();
     return {
-      losses: { [name]: n > 0 ? this.headBuf[0]! / n : 0 },
+      losses: { [name]: n > 0 ? headBuf[lossAt]! / n : 0 },
       counts: { [name]: n },
       samples: batch.n,
-      computeMs: t1 - t0 + (t3 - t2),
-      commMs: t2 - t1 + (t4 - t3),
+      computeMs: t3 - t0,
+      commMs: t4 - t3,
       updateMs: t5 - t4,
     };
   }
