@@ -7,7 +7,7 @@
 // backtracking, in float64 and a fixed number of steps, so every rank finds the same x. Each head
 // keeps its own task's gradient.
 import type { Aggregator, AggregatorContext } from './base';
-import { addHeads, dot32 } from './vectors';
+import { sharedGram, stackedHeads } from './vectors';
 
 const ITERATIONS = 500;
 
@@ -80,18 +80,9 @@ export class CaGradAggregator implements Aggregator {
   }
 
   combine(stacked: Float32Array, numTasks: number, shared: { offset: number; size: number }, out: Float32Array, _ctx: AggregatorContext): void {
-    const P = out.length;
-    if (stacked.length !== numTasks * P) throw new Error(`cagrad: stacked gradients hold ${stacked.length} values, expected ${numTasks}*${P}`);
-    const lo = shared.offset;
-    const hi = shared.offset + shared.size;
-    addHeads(stacked, numTasks, lo, hi, out);
+    const { P, lo, hi } = stackedHeads('cagrad', stacked, numTasks, shared, out);
     const T = numTasks;
-    const G = new Float64Array(T * T);
-    for (let a = 0; a < T; a++) {
-      for (let b = a; b < T; b++) {
-        G[a * T + b] = G[b * T + a] = dot32(stacked.subarray(a * P + lo, a * P + hi), stacked.subarray(b * P + lo, b * P + hi));
-      }
-    }
+    const G = sharedGram(stacked, T, P, lo, hi);
     const g0norm = Math.sqrt(G.reduce((s, v) => s + v, 0) / (T * T) + 1e-8);
     const c = this.alpha * g0norm + 1e-8;
     const x = cagradWeights(G, T, c);

@@ -5,7 +5,7 @@
 // all-reduced global means, identical on every rank, and every product is taken in float64 in a
 // fixed order, so every rank finds the same alpha.
 import type { Aggregator, AggregatorContext } from './base';
-import { addHeads, dot32 } from './vectors';
+import { sharedGram, stackedHeads } from './vectors';
 
 const MAX_ITERATIONS = 1000;
 const STOP = 1e-7;
@@ -116,17 +116,8 @@ export class MgdaAggregator implements Aggregator {
   lastWeights: Float64Array = new Float64Array(0);
 
   combine(stacked: Float32Array, numTasks: number, shared: { offset: number; size: number }, out: Float32Array, _ctx: AggregatorContext): void {
-    const P = out.length;
-    if (stacked.length !== numTasks * P) throw new Error(`mgda: stacked gradients hold ${stacked.length} values, expected ${numTasks}*${P}`);
-    const lo = shared.offset;
-    const hi = shared.offset + shared.size;
-    addHeads(stacked, numTasks, lo, hi, out);
-    const G = new Float64Array(numTasks * numTasks);
-    for (let a = 0; a < numTasks; a++) {
-      for (let b = a; b < numTasks; b++) {
-        G[a * numTasks + b] = G[b * numTasks + a] = dot32(stacked.subarray(a * P + lo, a * P + hi), stacked.subarray(b * P + lo, b * P + hi));
-      }
-    }
+    const { P, lo, hi } = stackedHeads('mgda', stacked, numTasks, shared, out);
+    const G = sharedGram(stacked, numTasks, P, lo, hi);
     const alpha = minNormWeights(G, numTasks);
     this.lastWeights = alpha;
     for (let i = lo; i < hi; i++) {

@@ -7,7 +7,7 @@
 // computes the same update.
 import { createRng } from '../rng';
 import type { Aggregator, AggregatorContext } from './base';
-import { addHeads, dot32, dot64 } from './vectors';
+import { dot32, dot64, stackedHeads } from './vectors';
 
 export class PcGradAggregator implements Aggregator {
   readonly name = 'pcgrad';
@@ -16,13 +16,7 @@ export class PcGradAggregator implements Aggregator {
   constructor(private readonly seed = 0) {}
 
   combine(stacked: Float32Array, numTasks: number, shared: { offset: number; size: number }, out: Float32Array, ctx: AggregatorContext): void {
-    const P = out.length;
-    if (stacked.length !== numTasks * P) throw new Error(`pcgrad: stacked gradients hold ${stacked.length} values, expected ${numTasks}*${P}`);
-    // Outside the shared range a parameter belongs to one head, so at most one task's gradient is
-    // non-zero there: the sum is that gradient.
-    const lo = shared.offset;
-    const hi = shared.offset + shared.size;
-    addHeads(stacked, numTasks, lo, hi, out);
+    const { P, lo, hi } = stackedHeads('pcgrad', stacked, numTasks, shared, out);
     const view = (t: number) => stacked.subarray(t * P + lo, t * P + hi);
     // Dot products in float64, always in the same order, so every rank gets the same bits.
     const norms = Array.from({ length: numTasks }, (_, t) => dot32(view(t), view(t)));
