@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { createServer, connect, type Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { PeerListener } from './listener';
+import { abstractPath } from './local-socket';
 import { ProcessGroup, type PeerAddress } from './group';
 
 const SECRET = 'mtl-bench-secret-0123456789';
@@ -77,7 +78,7 @@ async function p2pReceiver(): Promise<void> {
   const unixName = `mtl-bench-p2p-${process.pid}`;
   const unix = process.platform === 'linux' ? createServer() : undefined;
   if (unix) {
-    unix.listen({ path: `\0${unixName}` });
+    unix.listen({ path: abstractPath(unixName) });
     await once(unix, 'listening');
   }
   const ports: Record<string, number> = {
@@ -128,7 +129,7 @@ async function p2pSender(): Promise<void> {
   let seconds = 0;
   if (o.mode === 'tcp' || o.mode === 'unix') {
     if (o.mode === 'unix' && !o.unix) throw new Error('no Unix socket to measure (not Linux)');
-    const s = o.mode === 'tcp' ? connect(o.ports['tcp']!, '127.0.0.1') : connect({ path: `\0${o.unix}` });
+    const s = o.mode === 'tcp' ? connect(o.ports['tcp']!, '127.0.0.1') : connect({ path: abstractPath(o.unix!) });
     await once(s, 'connect');
     s.setNoDelay(true);
     const acks: (() => void)[] = [];

@@ -165,8 +165,7 @@ function attempt(o: DialOptions, remaining: number, local: string | undefined): 
       socket.setNoDelay(true);
       socket.setTimeout(0);
       if (local !== undefined) tuneLocalSocket(socket);
-      const w = new Wire(socket, 'client', PRE_AUTH_MAX_FRAME_BYTES);
-      if (local !== undefined) w.transport = 'unix';
+      const w = new Wire(socket, 'client', PRE_AUTH_MAX_FRAME_BYTES, local !== undefined ? 'unix' : 'tcp');
       ws = w;
       state = 'challenge';
       let dialerNonce: Buffer | undefined;

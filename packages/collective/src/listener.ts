@@ -175,8 +175,7 @@ export class PeerListener {
     s.setTimeout?.(0);
     const unix = this.localSockets.has(socket);
     if (unix) tuneLocalSocket(s);
-    const ws = new Wire(socket, 'server', PRE_AUTH_MAX_FRAME_BYTES);
-    if (unix) ws.transport = 'unix';
+    const ws = new Wire(socket, 'server', PRE_AUTH_MAX_FRAME_BYTES, unix ? 'unix' : 'tcp');
     this.pending.add(ws);
     this.onConnection(ws);
     ws.feed(head);

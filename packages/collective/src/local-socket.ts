@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, readlinkSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { loadNative } from '@mtl/native';
+import { socketFd } from './wire';
 
 /**
  * Links between workers of one host run over a Unix domain socket instead of
@@ -73,7 +74,7 @@ export function isSameHost(self: LocalEndpoint | undefined, peer: LocalEndpoint 
 /** Give a Unix-socket link its larger send buffer (needs the native addon; a no-op without it). */
 export function tuneLocalSocket(sock: Socket): void {
   const nat = loadNative();
-  const fd = (sock as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
-  if (!nat || typeof nat.setSockOpt !== 'function' || typeof fd !== 'number' || fd < 0) return;
+  const fd = socketFd(sock);
+  if (!nat || typeof nat.setSockOpt !== 'function' || fd < 0) return;
   nat.setSockOpt(fd, 'sndbuf', LOCAL_SNDBUF_BYTES);
 }

@@ -101,11 +101,15 @@ const OP_CLOSE = 0x8;
 const OP_PING = 0x9;
 const OP_PONG = 0xa;
 
+/** The file descriptor under a Node socket (its libuv handle's), or -1 when it has none. */
+export function socketFd(sock: Duplex): number {
+  const fd = (sock as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : -1;
+}
+
 export class Wire {
   events: WireEvents = {};
   stream: StreamConsumer | undefined;
-  /** What carries the frames: TCP, or a Unix socket to a worker of the same host (local-socket.ts). Set by whoever made the socket. */
-  transport: 'tcp' | 'unix' = 'tcp';
   /** Largest payload accepted in one frame. */
   maxMessage: number;
   closeSent = false;
@@ -155,6 +159,8 @@ export class Wire {
     /** 'server' expects masked frames and sends unmasked ones; 'client' the opposite. */
     readonly role: 'server' | 'client',
     maxMessage: number,
+    /** What carries the frames: TCP, or a Unix socket to a worker of the same host (local-socket.ts). */
+    readonly transport: 'tcp' | 'unix' = 'tcp',
   ) {
     this.maxMessage = maxMessage;
     // With the native add the sums run where the reads land, so plain buffers do; the
@@ -167,7 +173,8 @@ export class Wire {
     this.socket = socket = fast ?? socket;
     this.fastReads = fast !== undefined;
     if (!fast) socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    else this.initLowat(fast);
+    // A Unix socket's poll ignores SO_RCVLOWAT: managing it there would only cost syscalls.
+    else if (transport === 'tcp') this.initLowat(fast);
     socket.on('error', () => {}); // surfaces as 'close' (1006)
     socket.on('end', () => {
       // The peer half-closed: finish our side too.
@@ -200,11 +207,10 @@ export class Wire {
 
   // --- leases to the native ring (see native-ring.ts) ------------------------
 
-  /** The socket's file descriptor when it is a plain TCP socket read through our buffers, else -1. */
+  /** The socket's file descriptor when it is a plain (TCP or Unix) socket read through our buffers, else -1. */
   get fd(): number {
     if (!this.fastReads || this.socket instanceof TLSSocket || this.socket.destroyed) return -1;
-    const fd = (this.socket as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
-    return typeof fd === 'number' && fd >= 0 ? fd : -1;
+    return socketFd(this.socket);
   }
 
   /** Between frames, nothing held or partly parsed: another reader may take over the stream here. */
@@ -428,8 +434,8 @@ export class Wire {
     const cap = lowatCap();
     if (cap === 0 || process.platform !== 'linux') return;
     const nat = loadNative();
-    const fd = (sock as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
-    if (!nat || typeof nat.setSockOpt !== 'function' || typeof fd !== 'number' || fd < 0) return;
+    const fd = socketFd(sock);
+    if (!nat || typeof nat.setSockOpt !== 'function' || fd < 0) return;
     this.setOpt = nat.setSockOpt;
     this.lowatFd = fd;
     this.lowatCap = cap;
@@ -443,8 +449,7 @@ export class Wire {
         : 1;
     if (want === this.lowatSet) return;
     // The fd must still be this socket's (a closed fd number may be reused).
-    const h = (this.socket as unknown as { _handle?: { fd?: unknown } | null })._handle;
-    if (this.socket.destroyed || !h || h.fd !== this.lowatFd || this.setOpt!(this.lowatFd, 'rcvlowat', want) !== 0) {
+    if (this.socket.destroyed || socketFd(this.socket) !== this.lowatFd || this.setOpt!(this.lowatFd, 'rcvlowat', want) !== 0) {
       this.lowatFd = -1;
       return;
     }
