@@ -122,10 +122,29 @@ export class MtlModel {
   setParams(flat: Float32Array): void {
     this.alive();
     if (flat.length !== this.numParams) throw new Error(`setParams: got ${flat.length} values, expected ${this.numParams}`);
-    this.flat.set(flat);
+    this.setParamsRange(flat, 0, this.numParams);
+  }
+
+  /**
+   * setParams for the variables inside flat[offset, offset + size) only, e.g. one gradient bucket's
+   * layers once their update is in (the range must hold whole variables). Not while a backward
+   * pass of this model is running: it reads the variables.
+   */
+  setParamsRange(flat: Float32Array, offset: number, size: number): void {
+    this.alive();
+    if (flat.length !== this.numParams) throw new Error(`setParamsRange: got ${flat.length} values, expected ${this.numParams}`);
+    const end = offset + size;
+    if (!Number.isInteger(offset) || !Number.isInteger(size) || offset < 0 || size < 0 || end > this.numParams) {
+      throw new Error(`setParamsRange: range [${offset}, ${end}) is outside the ${this.numParams} parameters`);
+    }
     const tf = tfRef();
     this.layout.forEach((e, i) => {
-      tf.tidy(() => this.vars[i].assign(tf.tensor(this.flat.subarray(e.offset, e.offset + e.size), e.shape)));
+      const eEnd = e.offset + e.size;
+      if (eEnd <= offset || e.offset >= end) return;
+      if (e.offset < offset || eEnd > end) throw new Error(`setParamsRange: range [${offset}, ${end}) splits ${e.name} [${e.offset}, ${eEnd})`);
+      const part = this.flat.subarray(e.offset, eEnd);
+      part.set(flat.subarray(e.offset, eEnd));
+      tf.tidy(() => this.vars[i].assign(tf.tensor(part, e.shape)));
     });
   }
 

@@ -74,6 +74,38 @@ describe('layout and init', () => {
     expect(() => m.getParams()).toThrow(/disposed/);
   });
 
+  it('setParamsRange writes the variables inside the range only, and refuses a range that splits one', () => {
+    const m = MtlModel.create(tiny, 1);
+    const before = m.getParams();
+    const x = Float32Array.from([0.2, -0.4, 0.9]);
+    const predBefore = m.predict(x, 1);
+    const p = Float32Array.from({ length: m.numParams }, (_, i) => Math.cos(i) * 0.2);
+    const reg = m.headRange('reg');
+    m.setParamsRange(p, reg.offset, reg.size);
+    const after = m.getParams();
+    for (let i = 0; i < m.numParams; i++) {
+      const inside = i >= reg.offset && i < reg.offset + reg.size;
+      expect(after[i]).toBe(inside ? p[i] : before[i]);
+    }
+    // The variables changed with the flat copy: the reg head predicts from the new values, the
+    // others from the old ones.
+    const mixed = Float32Array.from(before);
+    mixed.set(p.subarray(reg.offset, reg.offset + reg.size), reg.offset);
+    const ref = refLogits(tiny, m.layout, mixed, Array.from(x));
+    const pred = m.predict(x, 1);
+    expect(pred.reg[0]).toBeCloseTo(ref.reg[0], 5);
+    expect(pred.reg[0]).not.toBeCloseTo(predBefore.reg[0], 5);
+    expect(pred.bin[0]).toBeCloseTo(predBefore.bin[0], 6);
+    // The rest, in two more ranges, gives the same model as setParams.
+    m.setParamsRange(p, 0, reg.offset);
+    m.setParamsRange(p, reg.offset + reg.size, m.numParams - reg.offset - reg.size);
+    expect(m.getParams()).toEqual(p);
+    expect(() => m.setParamsRange(p, 1, 5)).toThrow(/splits trunk_0\/kernel/);
+    expect(() => m.setParamsRange(p, 0, m.numParams + 1)).toThrow(/outside/);
+    expect(() => m.setParamsRange(new Float32Array(3), 0, 3)).toThrow(/expected/);
+    m.dispose();
+  });
+
   it('rejects bad specs', () => {
     expect(() => MtlModel.create({ ...tiny, tasks: [] }, 1)).toThrow(/tasks/);
     expect(() => MtlModel.create({ ...tiny, tasks: [{ name: 'a/b', type: 'binary' }] }, 1)).toThrow(/a\/b/);
