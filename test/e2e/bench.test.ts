@@ -74,12 +74,16 @@ describe('mtl bench --quick', () => {
     // The two-process limit: two W=1 clusters that stepped at the same time.
     const pair = t.w1Pair as Json;
     expect(isNote(pair), JSON.stringify(pair)).toBe(false);
-    for (const k of ['samplesPerSec', 'overlapSec', 'stepsInOverlap', 'perRunSamplesPerSec', 'command']) expect(pair).toHaveProperty(k);
+    for (const k of ['samplesPerSec', 'overlapSec', 'stepsInOverlap', 'perRunSamplesPerSec', 'lockstepPenaltyMs', 'lockstepSamplesPerSec', 'command']) expect(pair).toHaveProperty(k);
     expect(pair.overlapSec as number).toBeGreaterThan(0);
     expect(typeof t.twoProcessCeiling).toBe('number');
+    // Waiting for the slower one never makes the pair faster.
+    expect(pair.lockstepPenaltyMs as number).toBeGreaterThanOrEqual(0);
+    expect(pair.lockstepSamplesPerSec as number).toBeLessThanOrEqual(pair.samplesPerSec as number);
+    expect(typeof t.lockstepCeiling).toBe('number');
     const rounds = t.scalingRounds as Json[];
     expect(rounds.length).toBeGreaterThanOrEqual(1);
-    for (const k of ['w1SamplesPerSec', 'w2SamplesPerSec', 'pairSamplesPerSec', 'scaling', 'ceiling', 'w2Split']) expect(rounds[0]).toHaveProperty(k);
+    for (const k of ['w1SamplesPerSec', 'w2SamplesPerSec', 'pairSamplesPerSec', 'scaling', 'ceiling', 'lockstepCeiling', 'w2Split']) expect(rounds[0]).toHaveProperty(k);
     expect(rounds.map((x) => x.scaling)).toContain(t.scaling);
     // Every round also ran W=2 with its link on TCP, as between hosts.
     expect(typeof rounds[0]!.scalingTcp).toBe('number');

@@ -94,9 +94,11 @@ export interface BenchReport {
     /** W=1, two W=1 at once, W=2, run back to back per round */
     scalingRounds: ScalingRound[];
     /** Two independent W=1 clusters at once (no communication): the machine's two-process limit (first round). */
-    w1Pair: Maybe<{ samplesPerSec: number; overlapSec: number; stepsInOverlap: [number, number]; perRunSamplesPerSec: [number, number]; command: string }>;
+    w1Pair: Maybe<{ samplesPerSec: number; overlapSec: number; stepsInOverlap: [number, number]; perRunSamplesPerSec: [number, number]; lockstepPenaltyMs: number; lockstepSamplesPerSec: number; command: string }>;
     /** median over the rounds of pair samples/s / W=1 samples/s: the most scaling any two-process run reaches here */
     twoProcessCeiling: number | null;
+    /** median over the rounds of the pair's lockstep samples/s / W=1 samples/s: the most a W=2 run with a free all-reduce reaches here */
+    lockstepCeiling: number | null;
     /** best numpy GEMM repetition (all cores, or one if higher under load) / FLOPs per example */
     gemmBoundSamplesPerSec: number | null;
     /** W=2 samples/s / gemmBoundSamplesPerSec */
@@ -122,6 +124,8 @@ export interface ScalingRound {
   pairSamplesPerSec: number | null;
   scaling: number;
   ceiling: number | null;
+  /** the pair's lockstep samples/s (ClusterPair.lockstepSamplesPerSec) / W=1 samples/s */
+  lockstepCeiling: number | null;
   /** The same W=2 run with its link on TCP loopback (`--data-transport tcp`), as between hosts; null where it failed. */
   w2TcpSamplesPerSec: number | null;
   w2TcpStepMs: number | null;
@@ -357,6 +361,8 @@ export async function runBench(s: BenchSettings, outDir: string): Promise<BenchR
         overlapSec: p.overlapSec,
         stepsInOverlap: p.stepsInOverlap,
         perRunSamplesPerSec: [p.runs[0].samplesPerSec, p.runs[1].samplesPerSec],
+        lockstepPenaltyMs: p.lockstepPenaltyMs,
+        lockstepSamplesPerSec: p.lockstepSamplesPerSec,
         command: `two at once: ${p.runs[0].command}`,
       };
     } catch (err) {
@@ -390,6 +396,7 @@ export async function runBench(s: BenchSettings, outDir: string): Promise<BenchR
         pairSamplesPerSec: isNote(pair) ? null : pair.samplesPerSec,
         scaling: w2.samplesPerSec / w1.samplesPerSec,
         ceiling: isNote(pair) ? null : pair.samplesPerSec / w1.samplesPerSec,
+        lockstepCeiling: isNote(pair) ? null : pair.lockstepSamplesPerSec / w1.samplesPerSec,
         w2TcpSamplesPerSec: isNote(w2Tcp) ? null : w2Tcp.samplesPerSec,
         w2TcpStepMs: isNote(w2Tcp) ? null : w2Tcp.stepMs,
         scalingTcp: isNote(w2Tcp) ? null : w2Tcp.samplesPerSec / w1.samplesPerSec,
@@ -407,11 +414,17 @@ export async function runBench(s: BenchSettings, outDir: string): Promise<BenchR
   } catch (err) {
     runs[2] = errNote('cluster W=2 (memory run)', err);
   }
-  for (const r of [runs[1], runs[2]]) if (!isNote(r)) delete r.stepEnds;
+  for (const r of [runs[1], runs[2]]) if (!isNote(r)) {
+    delete r.stepEnds;
+    delete r.stepBusyMs;
+  }
   const middle = rounds.length ? [...rounds].sort((x, y) => x.scaling - y.scaling)[(rounds.length - 1) >> 1]! : null;
   // The W=1 run reported in the training table is the median round's.
   runs[1] = w1Runs.find((r) => !isNote(r) && middle && r.samplesPerSec === middle.w1SamplesPerSec) ?? w1Runs.find((r) => !isNote(r)) ?? w1Runs[0] ?? { note: 'not run' };
-  if (!isNote(runs[1])) delete runs[1].stepEnds;
+  if (!isNote(runs[1])) {
+    delete runs[1].stepEnds;
+    delete runs[1].stepBusyMs;
+  }
   const overheadMid = overheads.length ? [...overheads].sort((x, y) => x.ratio - y.ratio)[(overheads.length - 1) >> 1]! : null;
   const pair = pairs.find((p) => p && !isNote(p)) ?? pairs[0] ?? { note: 'not run' };
 
@@ -440,6 +453,8 @@ export async function runBench(s: BenchSettings, outDir: string): Promise<BenchR
   const scaling = middle ? middle.scaling : null;
   const ceilings = rounds.map((r) => r.ceiling).filter((c): c is number => c !== null).sort((x, y) => x - y);
   const twoProcessCeiling = ceilings.length ? ceilings[(ceilings.length - 1) >> 1]! : null;
+  const locksteps = rounds.map((r) => r.lockstepCeiling).filter((c): c is number => c !== null).sort((x, y) => x - y);
+  const lockstepCeiling = locksteps.length ? locksteps[(locksteps.length - 1) >> 1]! : null;
   // The limit is the best repetition of either setting: on a shared machine the median of the
   // all-cores run can fall below the one-core run, which no unloaded machine would show.
   const gemmOneR = isNote(gemmOne) ? null : gemmOne;
@@ -476,7 +491,7 @@ export async function runBench(s: BenchSettings, outDir: string): Promise<BenchR
     allReduce: { ours, gloo, vsGloo },
     pointToPoint,
     compute: { gemmAllCores: gemmAll, gemmCandidates: gemmAllRuns, gemmOneCore: gemmOne, plain, plainWasmMatMul: plainWasm, plainStockMatMul: plainStock },
-    training: { w1: runs[1], w2: runs[2], ddp, overheadRatio, overheadRounds: overheads, scaling, scalingRounds: rounds, w1Pair: pair, twoProcessCeiling, gemmBoundSamplesPerSec: gemmBound, endToEndFraction: endToEnd, vsDdp },
+    training: { w1: runs[1], w2: runs[2], ddp, overheadRatio, overheadRounds: overheads, scaling, scalingRounds: rounds, w1Pair: pair, twoProcessCeiling, lockstepCeiling, gemmBoundSamplesPerSec: gemmBound, endToEndFraction: endToEnd, vsDdp },
     memory: w2 ? w2.memory : { note: isNote(runs[2]) ? runs[2].note : 'not run' },
     targets: [],
   };
@@ -552,7 +567,11 @@ function targets(r: BenchReport): Target[] {
             ratio: v / 1.8,
             status: v >= 1.8 ? 'PASS' : 'FAIL',
             ...(r.training.twoProcessCeiling !== null
-              ? { note: `two independent W=1 runs at once reach ${fmt(r.training.twoProcessCeiling, 2)}x here (the limit without any communication)` }
+              ? {
+                  note:
+                    `two independent W=1 runs at once reach ${fmt(r.training.twoProcessCeiling, 2)}x here (the limit without any communication)` +
+                    (r.training.lockstepCeiling !== null ? `; waiting for the slower of them at every step, as data parallelism must, ${fmt(r.training.lockstepCeiling, 2)}x (the limit with a free all-reduce)` : ''),
+                }
               : {}),
           },
     );

@@ -121,11 +121,12 @@ export function renderReport(r: BenchReport): string {
   for (const [k, x] of r.training.scalingRounds.entries()) {
     out.push(
       `  scaling round ${k + 1}: W=1 ${f(x.w1SamplesPerSec, 0)}, two W=1 at once ${x.pairSamplesPerSec === null ? '-' : f(x.pairSamplesPerSec, 0)}, W=2 ${f(x.w2SamplesPerSec, 0)} samples/s ` +
-        `(step ${f(x.w2StepMs, 1)} ms: compute ${f(x.w2Split.computeMs, 1)}, comm ${f(x.w2Split.commMs, 1)}, update ${f(x.w2Split.updateMs, 1)}): scaling ${f(x.scaling)}x, two-process limit ${x.ceiling === null ? '-' : f(x.ceiling) + 'x'}` +
+        `(step ${f(x.w2StepMs, 1)} ms: compute ${f(x.w2Split.computeMs, 1)}, comm ${f(x.w2Split.commMs, 1)}, update ${f(x.w2Split.updateMs, 1)}): scaling ${f(x.scaling)}x, two-process limit ${x.ceiling === null ? '-' : f(x.ceiling) + 'x'}, lockstep limit ${x.lockstepCeiling === null ? '-' : f(x.lockstepCeiling) + 'x'}` +
         (x.scalingTcp === null ? '' : `; W=2 over TCP ${f(x.w2TcpSamplesPerSec, 0)} samples/s (step ${f(x.w2TcpStepMs, 1)} ms): ${f(x.scalingTcp)}x`),
     );
   }
   if (r.training.twoProcessCeiling !== null) out.push(`  two independent W=1 clusters at once (no communication, the most two processes reach here): ${f(r.training.twoProcessCeiling)}x W=1 (median round)`);
+  if (r.training.lockstepCeiling !== null) out.push(`  the same pair waiting for the slower of the two at every step (a W=2 run with a free all-reduce): ${f(r.training.lockstepCeiling)}x W=1 (median round)`);
   // The machine's own two-core speed-up on the same products: context for the scaling target.
   if (!isNote(r.compute.gemmAllCores) && !isNote(r.compute.gemmOneCore) && r.compute.gemmOneCore.gflops > 0) {
     out.push(`  numpy GEMM all cores / one core: ${f(r.compute.gemmAllCores.gflops / r.compute.gemmOneCore.gflops)}x (the machine's own parallel speed-up on these products)`);

@@ -83,6 +83,8 @@ export interface ClusterRun {
   command: string;
   /** Wall-clock seconds of each measured step's end (for runs measured side by side; not in the report). */
   stepEnds?: number[];
+  /** Each measured step's compute + comm + update ms (for the lockstep limit; not in the report). */
+  stepBusyMs?: number[];
 }
 
 /**
@@ -98,6 +100,36 @@ export interface ClusterPair {
   stepsInOverlap: [number, number];
   /** sum of both runs' samples/s over the overlap */
   samplesPerSec: number;
+  /**
+   * What waiting for the slower of the two at every step would cost them: the mean over all pairs
+   * of their steps of max(a, b), less the mean of a and b (a, b: one step's compute + comm + update
+   * of each run). A data-parallel pair waits like that at every all-reduce; this is its cost with
+   * these two processes' step-to-step variation and no communication at all.
+   */
+  lockstepPenaltyMs: number;
+  /** samplesPerSec with lockstepPenaltyMs added to the pair's mean step: the W=2 limit with a free all-reduce */
+  lockstepSamplesPerSec: number;
+}
+
+/** Mean of max(a, b) over every pair drawn from xs and ys, less the mean of the two means. */
+export function lockstepPenalty(xs: number[], ys: number[]): number {
+  if (!xs.length || !ys.length) return 0;
+  const b = [...ys].sort((u, v) => u - v);
+  // For each x, the ys above it contribute themselves and the rest contribute x: prefix sums of
+  // the sorted ys make it O(n log n).
+  const suffix = new Float64Array(b.length + 1);
+  for (let i = b.length - 1; i >= 0; i--) suffix[i] = suffix[i + 1]! + b[i]!;
+  let total = 0;
+  for (const x of xs) {
+    let lo = 0, hi = b.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (b[mid]! <= x) lo = mid + 1;
+      else hi = mid;
+    }
+    total += x * lo + suffix[lo]!;
+  }
+  return total / (xs.length * b.length) - (mean(xs) + mean(ys)) / 2;
 }
 
 interface TrainLine {
@@ -255,6 +287,7 @@ export async function runCluster(o: ClusterRunOptions): Promise<ClusterRun> {
     ...(summary.kernels ? { kernels: summary.kernels } : {}),
     ...rankZeroLinks(o.dir),
     stepEnds,
+    stepBusyMs: steady.map((l) => l.computeMs + l.commMs + l.updateMs),
     command: `node packages/cli/bin/mtl.js ${args.map((a) => (/[\s,]/.test(a) && !a.includes(':') ? `'${a}'` : a)).join(' ')}`,
   };
 }
@@ -275,7 +308,15 @@ export async function runClusterPair(o: Omit<ClusterRunOptions, 'world' | 'dir'>
   const inside = (r: ClusterRun) => ends(r).filter((t) => t > lo && t <= hi).length;
   const steps: [number, number] = [inside(a!), inside(b!)];
   const samplesPerSec = ((steps[0] + steps[1]) * REF.perWorkerBatch) / (hi - lo);
-  return { runs: [a!, b!], overlapSec: hi - lo, stepsInOverlap: steps, samplesPerSec };
+  const lockstepPenaltyMs = lockstepPenalty(a!.stepBusyMs ?? [], b!.stepBusyMs ?? []);
+  // The pair's mean step (each run stepping REF.perWorkerBatch at a time), plus the wait.
+  const pairStepMs = (2 * REF.perWorkerBatch * 1000) / samplesPerSec;
+  const lockstepSamplesPerSec = (2 * REF.perWorkerBatch * 1000) / (pairStepMs + lockstepPenaltyMs);
+  for (const r of [a!, b!]) {
+    delete r.stepEnds;
+    delete r.stepBusyMs;
+  }
+  return { runs: [a!, b!], overlapSec: hi - lo, stepsInOverlap: steps, samplesPerSec, lockstepPenaltyMs, lockstepSamplesPerSec };
 }
 
 /** The sampler-relative ms from the first to the last step (null: unknown, judge every sample). */
