@@ -55,8 +55,6 @@ export class MtlModel {
   private readonly trunkLayers: number[];
   private readonly losses: Map<string, TaskLoss>;
   private readonly vars: Variable[];
-  /** Always equal to the variables' contents; only setParams changes either. */
-  private readonly flat: Float32Array;
   private disposed = false;
 
   private constructor(readonly spec: ModelSpec, init: Float32Array | ((layout: ParamEntry[], arch: Architecture) => Float32Array)) {
@@ -79,10 +77,10 @@ export class MtlModel {
       offset += l.outDim;
     }
     this.numParams = offset;
-    this.flat = typeof init === 'function' ? init(this.layout, this.arch) : init.slice();
+    const flat = typeof init === 'function' ? init(this.layout, this.arch) : init;
     const tf = tfRef();
     this.vars = this.layout.map((e) =>
-      tf.tidy(() => tf.variable(tf.tensor(this.flat.subarray(e.offset, e.offset + e.size), e.shape), true)),
+      tf.tidy(() => tf.variable(tf.tensor(ownValues(tf, flat.subarray(e.offset, e.offset + e.size)), e.shape), true)),
     );
   }
 
@@ -111,12 +109,13 @@ export class MtlModel {
     return { offset: entries[0].offset, size: entries.reduce((s, e) => s + e.size, 0) };
   }
 
+  /** The variables' values, flat in layout order (read back from the backend: not for every step). */
   getParams(out?: Float32Array): Float32Array {
     this.alive();
-    if (!out) return this.flat.slice();
-    if (out.length !== this.numParams) throw new Error(`getParams: out has length ${out.length}, expected ${this.numParams}`);
-    out.set(this.flat);
-    return out;
+    if (out && out.length !== this.numParams) throw new Error(`getParams: out has length ${out.length}, expected ${this.numParams}`);
+    const dst = out ?? new Float32Array(this.numParams);
+    this.layout.forEach((e, i) => dst.set(this.vars[i].dataSync() as Float32Array, e.offset));
+    return dst;
   }
 
   setParams(flat: Float32Array): void {
@@ -142,9 +141,7 @@ export class MtlModel {
       const eEnd = e.offset + e.size;
       if (eEnd <= offset || e.offset >= end) return;
       if (e.offset < offset || eEnd > end) throw new Error(`setParamsRange: range [${offset}, ${end}) splits ${e.name} [${e.offset}, ${eEnd})`);
-      const part = this.flat.subarray(e.offset, eEnd);
-      part.set(flat.subarray(e.offset, eEnd));
-      tf.tidy(() => this.vars[i].assign(tf.tensor(part, e.shape)));
+      tf.tidy(() => this.vars[i].assign(tf.tensor(ownValues(tf, flat.subarray(e.offset, eEnd)), e.shape)));
     });
   }
 
@@ -495,6 +492,15 @@ export class MtlModel {
  * gradient is copied once into the flat vector instead of twice through dataSync; null elsewhere.
  * The view is only valid until the next tfjs allocation.
  */
+/**
+ * Values a new tensor may take without a copy of ours: the wasm backend copies them into its heap
+ * when the tensor is made, so the caller's array can change afterwards (the trainer's parameters,
+ * updated in place every step); other backends may keep the array itself, so they get a copy.
+ */
+function ownValues(tf: TF, values: Float32Array): Float32Array {
+  return tf.getBackend() === 'wasm' ? values : values.slice();
+}
+
 function heapView(tf: TF, t: Tensor): Float32Array | null {
   if (t.dtype !== 'float32') return null;
   const b = tf.backend() as unknown as { typedArrayFromHeap?: (t: Tensor) => Float32Array };

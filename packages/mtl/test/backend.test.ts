@@ -47,6 +47,21 @@ describe('selectBackend', () => {
     expect(maxAbsDiff(onCpu.g, onWasm.g)).toBeLessThan(1e-5 * Math.max(1, maxAbs(onCpu.g)));
     expect(maxAbsDiff(onCpu.pred, onWasm.pred)).toBeLessThan(1e-6);
 
+    // On both, the model keeps its own values: the array handed to setParams can change after.
+    for (const name of ['cpu', 'wasm'] as const) {
+      await selectBackend(name);
+      const m = MtlModel.create(spec, 3);
+      const p = Float32Array.from({ length: m.numParams }, (_, i) => Math.sin(i) * 0.1);
+      m.setParams(p);
+      const x = makeBatch(spec, 2, 1, 4).x;
+      const pred = m.predict(x, 2).r;
+      const kept = p.slice();
+      p.fill(5);
+      expect(m.getParams(), name).toEqual(kept);
+      expect(m.predict(x, 2).r, name).toEqual(pred);
+      m.dispose();
+    }
+
     await selectBackend('cpu');
     const auto = await selectBackend('auto');
     expect(auto.backend).toBe('wasm');

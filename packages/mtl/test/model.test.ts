@@ -70,6 +70,10 @@ describe('layout and init', () => {
     const e = ref.cls.map(Math.exp), s = e.reduce((a, b) => a + b);
     expect(Array.from(pred.cls)).toEqual(e.map((v) => expect.closeTo(v / s, 5)));
     expect(() => m.setParams(new Float32Array(3))).toThrow(/expected/);
+    // The model holds its own copy: the trainer changes its array in place after handing it over.
+    const kept = p.slice();
+    p.fill(7);
+    expect(m.getParams()).toEqual(kept);
     m.dispose();
     expect(() => m.getParams()).toThrow(/disposed/);
   });
