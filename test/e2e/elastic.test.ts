@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MtlProcess, finalParams, mtl, readJson, readJsonl, tempDir } from './harness';
@@ -85,5 +85,104 @@ describe('elastic training (--max-restarts)', () => {
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/run failed: worker worker-1 \(rank 1, host 127\.0\.0\.1, pid \d+\) disconnected/);
     expect(readJson(join(out, 'summary.json')).status).toBe('failed');
+  });
+});
+
+describe('elastic growth (--max-workers)', () => {
+  const SECRET = { MTL_SECRET: 'grow-the-ring-secret-0123' };
+  const running: MtlProcess[] = [];
+  const start = (args: string[]) => {
+    const p = new MtlProcess(args, SECRET);
+    running.push(p);
+    return p;
+  };
+  afterEach(() => {
+    for (const p of running.splice(0)) p.kill('SIGKILL');
+  });
+  const worker = (url: string, name: string) => start(['worker', '--coordinator', url, '--advertise', '127.0.0.1', '--bind', '127.0.0.1', '--name', name]);
+
+  it('a worker that joins a running ring enters it at the next checkpoint; the run continues from there with three, as a resume with three would', async () => {
+    const dir = tempDir('elastic-grow');
+    const out = join(dir, 'run');
+    const coord = start(['coordinator', '--workers', '2', '--max-workers', '3', '--host', '127.0.0.1', '--port', '0', '--out', out, ...workload]);
+    const url = `ws://127.0.0.1:${(await coord.waitFor(/coordinator listening.*port=(\d+)/))[1]}`;
+    worker(url, 'alpha');
+    worker(url, 'beta');
+    await coord.waitFor(/checkpoint written to checkpoints\/step-200/, 90_000);
+    const before = readJson(join(out, 'config.json')).workers as Array<{ pid: number; name: string }>;
+    const gamma = worker(url, 'gamma');
+    await coord.waitFor(/worker gamma \(.*\) joined the running ring \(3 of at most 3\); the ring takes it in at the next checkpoint/, 30_000);
+    // A fourth is refused, naming the limit; the run goes on.
+    const delta = await mtl(['worker', '--coordinator', url, '--advertise', '127.0.0.1', '--bind', '127.0.0.1', '--name', 'delta'], SECRET);
+    expect(delta.code).not.toBe(0);
+    // (gamma may have entered by then: the ring is 2 with one waiting, or 3)
+    expect(delta.stderr).toMatch(/refused this worker: run .* has already formed its ring of (2 and 1 waiting to join|3); --max-workers is 3/);
+    const [res, g] = await Promise.all([coord.exit, gamma.exit]);
+    expect(res.code, res.stderr).toBe(0);
+    expect(g.code, g.stderr).toBe(0);
+    expect(res.stderr).toMatch(/worker gamma \(.*\) joined; re-forming the ring with 3 worker\(s\)/);
+
+    const summary = readJson(join(out, 'summary.json'));
+    expect(summary.status).toBe('completed');
+    expect(summary.world).toBe(3);
+    expect(summary.restarts).toBeUndefined(); // growing is not a restart after a loss
+    expect(summary.steps).toBe(2000);
+    expect(summary.samples).toBe(2000 * 64);
+    const lines = readJsonl(join(out, 'metrics.jsonl'));
+    const restart = lines.filter((l) => l.type === 'restart');
+    expect(restart.length).toBe(1);
+    const from = restart[0].step as number;
+    expect(from % 100).toBe(0);
+    expect(from).toBeGreaterThan(200);
+    expect(restart[0].world).toBe(3);
+    expect(restart[0].reason).toMatch(/worker gamma .* joined/);
+    expect(lines.filter((l) => l.type === 'train').map((l) => l.step)).toEqual([...Array(2000).keys()]);
+    // The two kept their processes; the third is the joiner.
+    const after = readJson(join(out, 'config.json')).workers as Array<{ pid: number; name: string }>;
+    expect(after.map((w) => w.name).sort()).toEqual(['alpha', 'beta', 'gamma']);
+    for (const w of before) expect(after.find((a) => a.name === w.name)!.pid).toBe(w.pid);
+    expect(after.find((a) => a.name === 'gamma')!.pid).toBe(gamma.child.pid);
+
+    // Growing = resuming that checkpoint with three workers: the same bits.
+    const again = join(dir, 'resumed');
+    mkdirSync(join(again, 'checkpoints'), { recursive: true });
+    copyFileSync(join(out, 'config.json'), join(again, 'config.json'));
+    cpSync(join(out, 'checkpoints', `step-${from}`), join(again, 'checkpoints', `step-${from}`), { recursive: true });
+    const r = await mtl(['train', '--resume', again, '--workers', '3']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(Buffer.from(finalParams(again).buffer).equals(Buffer.from(finalParams(out).buffer))).toBe(true);
+  });
+
+  it('a joiner still waiting when the run ends is sent home with the run\'s status', async () => {
+    const out = join(tempDir('elastic-late-joiner'), 'run');
+    // No checkpoint before the end: the joiner waits for one that never comes.
+    const coord = start(['coordinator', '--workers', '1', '--max-workers', '2', '--host', '127.0.0.1', '--port', '0', '--out', out, ...workload, '--checkpoint-every', '100000']);
+    const url = `ws://127.0.0.1:${(await coord.waitFor(/coordinator listening.*port=(\d+)/))[1]}`;
+    worker(url, 'alpha');
+    await coord.waitFor(/ring of 1 ready/, 60_000);
+    const late = worker(url, 'late');
+    await coord.waitFor(/worker late \(.*\) joined the running ring \(2 of at most 2\)/, 30_000);
+    const [res, l] = await Promise.all([coord.exit, late.exit]);
+    expect(res.code, res.stderr).toBe(0);
+    expect(l.code, l.stderr).toBe(0);
+    expect(l.stderr).toMatch(/the run ended \(completed\) before this worker entered the ring/);
+    expect(readJson(join(out, 'summary.json')).world).toBe(1);
+  });
+
+  it('without --max-workers, or beyond it, a worker that comes late is refused with the reason', async () => {
+    const out = join(tempDir('elastic-nogrow'), 'run');
+    const coord = start(['coordinator', '--workers', '1', '--host', '127.0.0.1', '--port', '0', '--out', out, ...workload]);
+    const url = `ws://127.0.0.1:${(await coord.waitFor(/coordinator listening.*port=(\d+)/))[1]}`;
+    worker(url, 'alpha');
+    await coord.waitFor(/checkpoint written to checkpoints\/step-100/, 90_000);
+    const late = await mtl(['worker', '--coordinator', url, '--advertise', '127.0.0.1', '--bind', '127.0.0.1', '--name', 'late'], SECRET);
+    expect(late.code).not.toBe(0);
+    expect(late.stderr).toMatch(/has already formed its ring of 1; not admitting \(a coordinator started with --max-workers lets workers join a running ring\)/);
+    const res = await coord.exit;
+    expect(res.code, res.stderr).toBe(0);
+    expect(readJson(join(out, 'summary.json')).world).toBe(1);
+    const bad = await mtl(['coordinator', '--workers', '3', '--max-workers', '2', '--port', '0', ...workload], SECRET);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--max-workers 2 is below --workers 3/);
   });
 });

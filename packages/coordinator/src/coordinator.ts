@@ -45,6 +45,12 @@ export interface CoordinatorOptions {
    * checkpoint, at most this many times (as torchrun's --max-restarts). 0 (default): the run fails.
    */
   maxRestarts?: number;
+  /**
+   * Elastic growth (distributed variant): workers beyond `workers` may join a running ring, up to
+   * this many in all (as torchrun's --nnodes MIN:MAX); the ring re-forms with them at the next
+   * checkpoint and continues from it. Default: `workers` (no growth).
+   */
+  maxWorkers?: number;
   /** Serve wss:// (and https status) with this certificate. */
   tls?: { cert: string | Buffer; key: string | Buffer };
 }
@@ -109,6 +115,8 @@ export class Coordinator {
   private http?: HttpServer;
   private wss?: WebSocketServer;
   private readonly links: WorkerLink[] = [];
+  /** Workers admitted to a running ring, waiting for the re-form that takes them in. */
+  private joiners: WorkerLink[] = [];
   private phase: 'admitting' | 'forming' | 'training' | 'reforming' | 'finished' = 'admitting';
   private restarts = 0;
   /** Rings formed before the current one (the handshake of each ring's peers carries it). */
@@ -246,10 +254,14 @@ export class Coordinator {
         }
         if (msg.type !== 'hello') return reject(`expected hello, got ${msg.type}`, 4002);
         if (!verifyProof(this.opts.secret, nonce, 'worker', msg.proof)) return reject('authentication failed: the worker does not hold this run\'s shared secret');
-        if (this.phase !== 'admitting') return reject(`run ${this.config.runId} has already formed its ring of ${this.opts.workers}; not admitting`, 4004);
+        if (this.phase !== 'admitting') {
+          const full = this.growthRefusal();
+          if (full) return reject(full, 4004);
+        }
         clearTimeout(timer);
         link = new WorkerLink(`w${this.nextId++}`, ws, msg.name, msg.host, msg.dataPort, msg.pid, msg.rankHint, remote, msg.local);
-        this.admit(link);
+        if (this.phase === 'admitting') this.admit(link);
+        else this.admitJoiner(link);
         return;
       }
       if (!isBinary) return this.protocolFault(link, 'sent a text frame on the control plane');
@@ -470,6 +482,7 @@ export class Coordinator {
       this.writes.push(write);
     } else {
       this.log.info({ step: msg.step }, `checkpoint written to ${name}`);
+      if (this.joiners.length && this.phase === 'training') this.grow();
     }
   }
 
@@ -483,6 +496,11 @@ export class Coordinator {
 
   private onDisconnect(link: WorkerLink, code: number, reason: string): void {
     link.closed = true;
+    if (this.joiners.includes(link)) {
+      this.joiners.splice(this.joiners.indexOf(link), 1);
+      this.log.warn({ worker: link.name }, `${link.describe()} left before it entered the ring`);
+      return;
+    }
     if (this.phase === 'admitting') {
       const i = this.links.indexOf(link);
       if (i >= 0) this.links.splice(i, 1);
@@ -509,7 +527,55 @@ export class Coordinator {
     }
   }
 
-  // ---- elastic: re-forming the ring without a lost worker ----------------------------------------
+  // ---- elastic: re-forming the ring without a lost worker, or with new ones -------------------------
+
+  /** Why a worker cannot join the run now, or undefined when it can (as a joiner of a running ring). */
+  private growthRefusal(): string | undefined {
+    const max = this.opts.maxWorkers ?? this.opts.workers;
+    const running = `run ${this.config.runId} has already formed its ring of ${this.links.length}`;
+    if (max <= this.opts.workers) return `${running}; not admitting (a coordinator started with --max-workers lets workers join a running ring)`;
+    if (this.config.variant !== 'distributed') return `${running}; a ring of the ${this.config.variant} variant does not grow (its placement depends on its size)`;
+    if (!['forming', 'training', 'reforming'].includes(this.phase)) return `${running}; not admitting while the run is ${this.phase}`;
+    if (this.links.length + this.joiners.length >= max) return `${running}${this.joiners.length ? ` and ${this.joiners.length} waiting to join` : ''}; --max-workers is ${max}`;
+    return undefined;
+  }
+
+  /**
+   * A worker joined a running ring: it waits for the next checkpoint, where the ring re-forms with
+   * it (so no step is done twice); without checkpoints the ring re-forms at once, from the start.
+   */
+  private admitJoiner(link: WorkerLink): void {
+    this.joiners.push(link);
+    const max = this.opts.maxWorkers ?? this.opts.workers;
+    const world = this.links.length + this.joiners.length;
+    link.send({ type: 'welcome', workerId: link.id, joined: world, expected: max });
+    const when = this.phase === 'reforming' ? 'the ring being re-formed takes it in' : this.config.checkpointEvery > 0 ? 'the ring takes it in at the next checkpoint' : 'the ring re-forms with it now (no --checkpoint-every: from the start)';
+    this.log.info({ worker: link.name, host: link.host, remote: link.remote }, `${link.describe()} joined the running ring (${world} of at most ${max}); ${when}`);
+    if (this.phase === 'training' && this.config.checkpointEvery <= 0) this.grow();
+  }
+
+  /** Re-form the ring with the workers waiting to join: every worker stops, and all continue from the newest checkpoint. */
+  private grow(): void {
+    const names = this.joiners.map((l) => l.describe()).join(', ');
+    this.generation++;
+    clearTimeout(this.readyTimer);
+    this.reformReason = `${names} joined`;
+    this.phase = 'reforming';
+    this.ready.clear();
+    this.pendingSteps.clear();
+    this.stopped.clear();
+    this.log.info(`${names} joined; re-forming the ring with ${this.links.length + this.joiners.length} worker(s)`);
+    for (const l of this.links) {
+      l.failed = false;
+      l.done = false;
+      l.send({ type: 'abort', reason: `${names} joined; the ring is re-formed with it`, reform: true });
+    }
+    this.reformTimer = setTimeout(() => {
+      const waiting = this.links.filter((l) => !this.stopped.has(l)).map((l) => l.describe());
+      this.fail(`re-forming the ring after "${this.reformReason}": ${waiting.join(', ')} did not stop within 60 s`, 'failed', true);
+    }, 60_000);
+    this.continueIfStopped();
+  }
 
   private mayReform(): boolean {
     return this.config.variant === 'distributed' && this.restarts < (this.opts.maxRestarts ?? 0) && ['forming', 'training', 'reforming'].includes(this.phase);
@@ -563,6 +629,9 @@ export class Coordinator {
       return this.fail(`re-forming the ring: ${(err as Error).message}`, 'failed', true);
     }
     const step = ckpt?.step ?? 0;
+    // Workers that joined the running ring enter it now.
+    this.links.push(...this.joiners.filter((l) => !l.closed));
+    this.joiners = [];
     const dropped = this.dir.truncateMetricsFrom(step);
     // Steps after the checkpoint were recorded once and will be done again: count them once.
     this.samples -= dropped.samples;
@@ -608,6 +677,7 @@ export class Coordinator {
       l.send({ type: 'abort', reason });
       l.send({ type: 'shutdown', status });
     }
+    for (const l of this.joiners) l.send({ type: 'shutdown', status });
     await this.writeSummary(status, reason);
   }
 
@@ -618,7 +688,7 @@ export class Coordinator {
     this.phase = 'finished';
     await Promise.all(this.writes);
     const summary = await this.writeSummary('completed');
-    for (const l of this.links) l.send({ type: 'shutdown', status: 'completed' });
+    for (const l of [...this.links, ...this.joiners]) l.send({ type: 'shutdown', status: 'completed' });
     const table = metricTable(summary.finalMetrics, summary.finalTrainLoss);
     process.stdout.write(`\nrun ${summary.runId} completed: ${summary.steps} steps, ${formatCount(summary.samplesPerSec)} samples/s, ${summary.wallTimeSec.toFixed(1)} s wall, world ${summary.world}, backend ${summary.backend}\n${table}\nartifacts: ${this.dir.path}\n`);
   }

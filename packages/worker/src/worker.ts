@@ -75,7 +75,13 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerExit> {
   try {
     const welcome = await control.connect();
     log.info({ coordinator: opts.coordinator, dataPort: listener.port }, `joined as ${welcome.workerId} (${welcome.joined}/${welcome.expected}); waiting for the ring to form`);
-    let assign = await control.next('assign');
+    const first = await control.next('assign', 'shutdown');
+    if (first.type === 'shutdown') {
+      // Joined a running ring (mtl coordinator --max-workers) that ended before taking it in.
+      log.info(`the run ended (${first.status}) before this worker entered the ring`);
+      return { status: first.status };
+    }
+    let assign = first;
     for (;;) {
       try {
         rank = assign.rank;

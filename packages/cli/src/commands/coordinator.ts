@@ -19,6 +19,7 @@ interface CoordinatorFlags extends RunFlags {
   resume?: string;
   report: boolean;
   maxRestarts: number;
+  maxWorkers?: number;
 }
 
 export function coordinatorCommand(): Command {
@@ -34,6 +35,7 @@ export function coordinatorCommand(): Command {
     .option('--tls-key <file>', 'private key (PEM) of --tls-cert')
     .option('--no-report', 'do not write report.html into the run directory at the end')
     .option('--max-restarts <n>', 'elastic (distributed variant): when a worker is lost, re-form the ring from the workers left and continue from the newest checkpoint, at most n times', nonNegativeInt('--max-restarts'), 0)
+    .option('--max-workers <n>', 'elastic (distributed variant): workers beyond --workers may join the running ring, up to n in all; the ring re-forms with them at the next checkpoint', positiveInt('--max-workers'))
     .addOption(logFormatOption())
     .addOption(new Option('--config-json <json>', 'resolved run config (used by mtl train)').hideHelp());
   addRunOptions(cmd);
@@ -57,9 +59,10 @@ export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   if (flags.resume && !resume) throw new ConfigError(`--resume ${flags.resume}: the run has no checkpoint to resume from (checkpoints/step-N)`);
   const secret = secretFrom(flags);
   const out = resolve(flags.resume ?? flags.out ?? `runs/${config.runId}`);
+  if (flags.maxWorkers !== undefined && flags.maxWorkers < flags.workers) throw new ConfigError(`--max-workers ${flags.maxWorkers} is below --workers ${flags.workers}`);
   if (!!flags.tlsCert !== !!flags.tlsKey) throw new ConfigError('--tls-cert and --tls-key go together');
   const tls = flags.tlsCert && flags.tlsKey ? { cert: readPem(flags.tlsCert, '--tls-cert'), key: readPem(flags.tlsKey, '--tls-key') } : undefined;
-  const coordinator = new Coordinator({ config, workers: flags.workers, host: flags.host, port: flags.port, secret, outDir: out, logger: log, ...(tls ? { tls } : {}), ...(resume ? { resume } : {}), maxRestarts: flags.maxRestarts });
+  const coordinator = new Coordinator({ config, workers: flags.workers, host: flags.host, port: flags.port, secret, outDir: out, logger: log, ...(tls ? { tls } : {}), ...(resume ? { resume } : {}), maxRestarts: flags.maxRestarts, ...(flags.maxWorkers !== undefined ? { maxWorkers: flags.maxWorkers } : {}) });
   const port = await coordinator.listen();
   process.send?.({ type: 'listening', port });
   const stop = (why: string) => coordinator.abort(why);
