@@ -68,7 +68,7 @@ describe('a rank with an empty share of the batch', () => {
   });
 });
 
-describe.each([['pcgrad'], ['mgda'], ['cagrad']])('gradient surgery (%s) stays exact when distributed', (method) => {
+describe.each([['pcgrad'], ['mgda'], ['cagrad'], ['gradnorm']])('stacked aggregator (%s) stays exact when distributed', (method) => {
   it('W = 1, 2, 3 give the same parameters; the T task gradients travel (T times the bytes); the update differs from equal weighting', async () => {
     const base = tempDir(`parity-${method}`);
     const args = [...common, '--optimizer', 'adam', '--lr', '0.01'];

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { finalParams, maxAbsDiff, mtl, readJson, readJsonl, tempDir } from './harness';
 
@@ -24,6 +25,33 @@ describe('checkpoints and resume', () => {
     // The metrics file has every step once.
     const steps = readJsonl(join(split, 'metrics.jsonl')).filter((l) => l.type === 'train').map((l) => l.step);
     expect(steps).toEqual([...Array(40).keys()]);
+  });
+
+  it('gradnorm: its task weights are kept in the checkpoint, so a resume is bit-identical; a checkpoint without them is refused', async () => {
+    const base = tempDir('gradnorm');
+    const gn = [...run, '--aggregator', 'gradnorm', '--checkpoint-every', '10'];
+    const straight = join(base, 'straight');
+    const a = await mtl(['train', ...gn, '--steps', '40', '--out', straight]);
+    expect(a.code, a.stderr).toBe(0);
+    const split = join(base, 'split');
+    const b1 = await mtl(['train', ...gn, '--steps', '20', '--out', split]);
+    expect(b1.code, b1.stderr).toBe(0);
+    const saved = readJson(join(split, 'checkpoints', 'step-20', 'aggregator.json'));
+    expect(saved.aggregator).toBe('gradnorm');
+    expect(saved.state).toHaveLength(4); // two weights, two first-step losses
+    expect(saved.state[0] + saved.state[1]).toBeCloseTo(2, 12);
+    expect(saved.state[0]).not.toBe(1);
+    const b2 = await mtl(['train', '--resume', split, '--steps', '40', '--workers', '2']);
+    expect(b2.code, b2.stderr).toBe(0);
+    expect(Buffer.from(finalParams(split).buffer).equals(Buffer.from(finalParams(straight).buffer))).toBe(true);
+    // Without its state the continuation would differ, so a checkpoint that lost it is refused.
+    const lost = join(base, 'lost');
+    const c1 = await mtl(['train', ...gn, '--steps', '20', '--out', lost]);
+    expect(c1.code, c1.stderr).toBe(0);
+    rmSync(join(lost, 'checkpoints', 'step-20', 'aggregator.json'));
+    const c2 = await mtl(['train', '--resume', lost, '--steps', '40', '--workers', '2']);
+    expect(c2.code).not.toBe(0);
+    expect(c2.stderr).toMatch(/aggregator gradnorm keeps state in its checkpoints, and this checkpoint \(after 20 steps\) has none/);
   });
 
   it('dwa: weights that change with the epochs, W=1 and W=2 agree, and a resume mid-epoch is bit-identical', async () => {

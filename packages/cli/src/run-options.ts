@@ -26,7 +26,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--lr <x>', 'learning rate', positiveFloat('--lr'))
     .option('--momentum <x>', 'SGD momentum', float('--momentum'))
     .option('--weight-decay <x>', 'L2 weight decay', float('--weight-decay'))
-    .addOption(new Option('--aggregator <name>', 'how task gradients combine (dwa: Dynamic Weight Average; uw: uncertainty weighting; pcgrad, mgda, cagrad: gradient surgery; these need the distributed variant)').choices(['equal', 'static', 'dwa', 'uw', 'pcgrad', 'mgda', 'cagrad']))
+    .addOption(new Option('--aggregator <name>', 'how task gradients combine (dwa: Dynamic Weight Average; uw: uncertainty weighting; gradnorm: GradNorm; pcgrad, mgda, cagrad: gradient surgery; these need the distributed variant)').choices(['equal', 'static', 'dwa', 'uw', 'gradnorm', 'pcgrad', 'mgda', 'cagrad']))
     .option('--dwa-temperature <x>', 'temperature T of the dwa aggregator (default 2)', positiveFloat('--dwa-temperature'))
     .option('--examples <n>', 'synthetic dataset size', positiveInt('--examples'))
     .option('--input-dim <n>', 'synthetic feature dimension', positiveInt('--input-dim'))

@@ -310,7 +310,7 @@ export class Coordinator {
         startStep: resume?.step ?? 0,
         ...(this.generation > 0 ? { generation: this.generation } : {}),
         ...(this.placement ? { placement: this.placement } : {}),
-        ...(resume ? { resume: { params: resume.params, optimizer: resume.optimizer, ...(this.stepLosses ? { stepLosses: this.stepLosses } : {}) } } : {}),
+        ...(resume ? { resume: { params: resume.params, optimizer: resume.optimizer, ...(this.stepLosses ? { stepLosses: this.stepLosses } : {}), ...(resume.aggregator ? { aggregator: resume.aggregator } : {}) } } : {}),
       });
     }
     if (this.placement) this.log.info(`placement (task=[ranks]): ${describePlacement(this.placement)}`);
@@ -473,6 +473,8 @@ export class Coordinator {
       'state.json': JSON.stringify({ step: msg.step, checksum: msg.checksum, runId: this.config.runId, optimizerStepCount: msg.optimizer.stepCount, optimizerBuffers: msg.optimizer.buffers.length }, null, 2),
     };
     msg.optimizer.buffers.forEach((b, i) => (files[`optimizer-${i}.bin`] = b));
+    // JSON keeps every double exactly, so a resumed aggregator continues bit for bit.
+    if (msg.aggregator) files['aggregator.json'] = JSON.stringify({ aggregator: this.config.aggregator.name, state: msg.aggregator });
     this.dir.writeDirectory(name, files);
     if (msg.reason === 'final') {
       const write = saveModel(spec, params, this.dir.file('model')).then(

@@ -122,6 +122,8 @@ export interface Checkpoint {
   dir: string;
   params: Uint8Array;
   optimizer: { stepCount: number; buffers: Uint8Array[] };
+  /** The aggregator's own state (GradNorm's weights), where it keeps one. */
+  aggregator?: number[];
 }
 
 /** The newest complete checkpoint of a run directory, or undefined when it has none. */
@@ -140,5 +142,15 @@ export function latestCheckpoint(runDir: string): Checkpoint | undefined {
   }
   const buffers: Uint8Array[] = [];
   for (let i = 0; i < state.optimizerBuffers; i++) buffers.push(readFileSync(join(cdir, `optimizer-${i}.bin`)));
-  return { step: state.step, dir: cdir, params: readFileSync(join(cdir, 'params.bin')), optimizer: { stepCount: state.optimizerStepCount, buffers } };
+  const aggregatorFile = join(cdir, 'aggregator.json');
+  let aggregator: number[] | undefined;
+  if (existsSync(aggregatorFile)) {
+    try {
+      aggregator = JSON.parse(readFileSync(aggregatorFile, 'utf8')).state;
+    } catch (err) {
+      throw new Error(`checkpoint ${aggregatorFile} cannot be read: ${(err as Error).message}`);
+    }
+    if (!Array.isArray(aggregator) || aggregator.some((v) => typeof v !== 'number' || !Number.isFinite(v))) throw new Error(`checkpoint ${aggregatorFile}: "state" must be an array of finite numbers`);
+  }
+  return { step: state.step, dir: cdir, params: readFileSync(join(cdir, 'params.bin')), optimizer: { stepCount: state.optimizerStepCount, buffers }, ...(aggregator ? { aggregator } : {}) };
 }

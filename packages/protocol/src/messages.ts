@@ -51,6 +51,8 @@ export const messageSchemas = {
         optimizer: z.object({ stepCount: z.number().int().nonnegative(), buffers: z.array(bytes) }),
         /** Stateful aggregators (DWA): the global per-task losses of every step before startStep, from metrics.jsonl, in step order. */
         stepLosses: z.array(z.record(z.string(), z.number())).optional(),
+        /** The aggregator's own state at the checkpoint (GradNorm's weights). */
+        aggregator: z.array(finite).optional(),
       })
       .optional(),
   }),
@@ -101,6 +103,8 @@ export const messageSchemas = {
     params: bytes,
     checksum: z.string(),
     optimizer: z.object({ stepCount: z.number().int().nonnegative(), buffers: z.array(bytes) }),
+    /** The aggregator's own state (GradNorm's weights), kept with the checkpoint. */
+    aggregator: z.array(finite).optional(),
   }),
   /** worker -> coordinator: finished all steps. */
   done: z.object({ rank, step: z.number().int().nonnegative(), checksum: z.string() }),

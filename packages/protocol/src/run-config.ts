@@ -101,6 +101,8 @@ export const aggregatorSchema = z.discriminatedUnion('name', [
   z.strictObject({ name: z.literal('mgda') }),
   /** CAGrad (distributed variant): the mean gradient moved towards the worst-off task, within a ball of radius alpha |mean|. */
   z.strictObject({ name: z.literal('cagrad'), alpha: z.number().nonnegative().default(0.5) }),
+  /** GradNorm (distributed variant): T per-task gradients all-reduced; task weights that balance their norms, learned at rate lr with asymmetry alpha. */
+  z.strictObject({ name: z.literal('gradnorm'), alpha: z.number().nonnegative().default(1.5), lr: z.number().positive().default(0.025) }),
 ]);
 
 export const backendSchema = z.enum(['auto', 'node-gpu', 'node', 'wasm', 'cpu']);

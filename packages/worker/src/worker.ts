@@ -108,6 +108,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerExit> {
             bytesToFloat32(assign.resume.params),
             { stepCount: assign.resume.optimizer.stepCount, buffers: assign.resume.optimizer.buffers.map(bytesToFloat32) },
             assign.resume.stepLosses,
+            assign.resume.aggregator,
           );
           log.info({ rank }, `restored the checkpoint of step ${assign.startStep}`);
         }
@@ -120,7 +121,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerExit> {
         const checksum = await trainer.run({
           onStep: (s) => control.send({ type: 'step', rank: r, ...s, tensors: tf.memory().numTensors }),
           onEval: (step, epoch, metrics) => control.send({ type: 'eval', step, epoch, metrics }),
-          onParams: (step, reason, params, optimizer, sum) =>
+          onParams: (step, reason, params, optimizer, sum, aggregator) =>
             control.send({
               type: 'params',
               step,
@@ -128,6 +129,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerExit> {
               params: float32ToBytes(params),
               checksum: sum,
               optimizer: { stepCount: optimizer.stepCount, buffers: optimizer.buffers.map(float32ToBytes) },
+              ...(aggregator ? { aggregator } : {}),
             }),
         }, assign.startStep);
         control.send({ type: 'done', rank, step: info.totalSteps, checksum });

@@ -9,6 +9,8 @@ export interface AggregatorContext {
   tasks: TaskSpec[];
   step: number;
   lossHistory?: Record<string, number[]>;
+  /** stacked: this step's global per-task mean losses (for weightings that use them, GradNorm). */
+  losses?: Record<string, number>;
 }
 
 export interface Aggregator {
@@ -27,4 +29,10 @@ export interface Aggregator {
    * every task shares (the trunk); the rest belongs to one head each.
    */
   combine?(stacked: Float32Array, numTasks: number, shared: { offset: number; size: number }, out: Float32Array, ctx: AggregatorContext): void;
+  /**
+   * State that the losses alone cannot rebuild (GradNorm's weights follow gradient norms): saved
+   * with every checkpoint and handed back on resume, identical on every rank.
+   */
+  state?(): number[];
+  loadState?(s: number[]): void;
 }

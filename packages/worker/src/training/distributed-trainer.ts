@@ -53,6 +53,8 @@ export class DistributedTrainer extends Trainer {
               ? { name: 'mgda' }
             : agg.name === 'cagrad'
               ? { name: 'cagrad', alpha: agg.alpha }
+            : agg.name === 'gradnorm'
+              ? { name: 'gradnorm', tasks: config.tasks.map((t) => t.name), alpha: agg.alpha, lr: agg.lr }
             : agg.name === 'uw'
               ? { name: 'uw', tasks: config.tasks.map((t) => t.name), optimizer: config.optimizer }
               : { name: 'equal' },
@@ -81,8 +83,13 @@ export class DistributedTrainer extends Trainer {
     this.model.setParams(this.params);
   }
 
-  restore(params: Float32Array, optimizer: { stepCount: number; buffers: Float32Array[] }, stepLosses?: Array<Record<string, number>>): void {
+  restore(params: Float32Array, optimizer: { stepCount: number; buffers: Float32Array[] }, stepLosses?: Array<Record<string, number>>, aggregator?: number[]): void {
     if (params.length !== this.params.length) throw new Error(`checkpoint holds ${params.length} parameters, the model has ${this.params.length}`);
+    if (this.aggregator.loadState) {
+      // A checkpoint of step 0 has no state yet: the aggregator starts afresh, as at step 0.
+      if (aggregator) this.aggregator.loadState(aggregator);
+      else if (optimizer.stepCount > 0) throw new Error(`aggregator ${this.aggregator.name} keeps state in its checkpoints, and this checkpoint (after ${optimizer.stepCount} steps) has none`);
+    }
     this.params.set(params);
     this.optimizer.loadState(optimizer);
     this.model.setParams(this.params);
@@ -209,11 +216,11 @@ export class DistributedTrainer extends Trainer {
       else g.fill(0);
     }
     const grad = this.reduceBuf.subarray(0, P);
-    this.aggregator.combine!(stacked, T, this.model.trunkRange(), grad, { tasks: this.tasks, step });
+    const { losses, counts } = this.meanLosses(buf.subarray(T * P, T * P + T));
+    this.aggregator.combine!(stacked, T, this.model.trunkRange(), grad, { tasks: this.tasks, step, losses });
     this.optimizer.step(this.params, grad);
     this.model.setParams(this.params);
     const t3 = performance.now();
-    const { losses, counts } = this.meanLosses(buf.subarray(T * P, T * P + T));
     return { losses, counts, samples: batch.n, computeMs: t1 - t0, commMs: t2 - t1, updateMs: t3 - t2 };
   }
 
@@ -251,7 +258,7 @@ export class DistributedTrainer extends Trainer {
 
   protected async completeParams() {
     if (this.group.rank !== 0) return undefined;
-    return { params: this.params, optimizer: this.optimizer.state(), checksum: paramChecksum(this.params) };
+    return { params: this.params, optimizer: this.optimizer.state(), checksum: paramChecksum(this.params), ...(this.aggregator.state ? { aggregator: this.aggregator.state() } : {}) };
   }
 
   protected epochOf(step: number) {

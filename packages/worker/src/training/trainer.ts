@@ -7,7 +7,7 @@ export interface TrainerHooks {
   /** Called on the ranks that speak for the metrics they pass (rank 0, or each group's first rank). */
   onEval(step: number, epoch: number, metrics: Record<string, Record<string, number>>): void;
   /** Rank 0 only: the complete parameters and optimizer state, for a checkpoint or the final model. */
-  onParams(step: number, reason: 'checkpoint' | 'final', params: Float32Array, optimizer: { stepCount: number; buffers: Float32Array[] }, checksum: string): void;
+  onParams(step: number, reason: 'checkpoint' | 'final', params: Float32Array, optimizer: { stepCount: number; buffers: Float32Array[] }, checksum: string, aggregator?: number[]): void;
 }
 
 export interface TrainerInfo {
@@ -48,14 +48,14 @@ export abstract class Trainer {
 
   abstract synchronizeInitialState(): Promise<void>;
   /** Load a checkpoint's parameters and optimizer state (before synchronizeInitialState). */
-  abstract restore(params: Float32Array, optimizer: { stepCount: number; buffers: Float32Array[] }, stepLosses?: Array<Record<string, number>>): void;
+  abstract restore(params: Float32Array, optimizer: { stepCount: number; buffers: Float32Array[] }, stepLosses?: Array<Record<string, number>>, aggregator?: number[]): void;
   protected abstract trainStep(step: number): Promise<StepOutcome>;
   /** Cross-rank checksum comparison; returns this rank's checksum of what it compared. */
   protected abstract verify(step: number): Promise<string>;
   /** Metrics this rank reports, or undefined when another rank speaks for them. */
   protected abstract evaluate(): Promise<Record<string, Record<string, number>> | undefined>;
   /** Make rank 0 hold the complete, current parameters (collective: every rank calls it). */
-  protected abstract completeParams(step: number): Promise<{ params: Float32Array; optimizer: { stepCount: number; buffers: Float32Array[] }; checksum: string } | undefined>;
+  protected abstract completeParams(step: number): Promise<{ params: Float32Array; optimizer: { stepCount: number; buffers: Float32Array[] }; checksum: string; aggregator?: number[] } | undefined>;
   protected abstract epochOf(step: number): { epoch: number; epochEnd: boolean };
   protected abstract bytesSent(): number;
   abstract dispose(): void;
@@ -70,7 +70,7 @@ export abstract class Trainer {
     };
     const handOut = async (step: number, reason: 'checkpoint' | 'final') => {
       const full = await this.completeParams(step);
-      if (full) hooks.onParams(step, reason, full.params, full.optimizer, full.checksum);
+      if (full) hooks.onParams(step, reason, full.params, full.optimizer, full.checksum, full.aggregator);
     };
     if (totalSteps === 0) {
       checksum = await this.verify(0);
