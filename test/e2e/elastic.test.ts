@@ -153,6 +153,33 @@ describe('elastic growth (--max-workers)', () => {
     expect(Buffer.from(finalParams(again).buffer).equals(Buffer.from(finalParams(out).buffer))).toBe(true);
   });
 
+  it('a joiner the others cannot reach is sent away, and the ring forms again without it from the same checkpoint', async () => {
+    const dir = tempDir('elastic-bad-joiner');
+    const out = join(dir, 'run');
+    const coord = start(['coordinator', '--workers', '2', '--max-workers', '3', '--host', '127.0.0.1', '--port', '0', '--out', out, ...workload]);
+    const url = `ws://127.0.0.1:${(await coord.waitFor(/coordinator listening.*port=(\d+)/))[1]}`;
+    worker(url, 'alpha');
+    worker(url, 'beta');
+    await coord.waitFor(/checkpoint written to checkpoints\/step-200/, 90_000);
+    // It listens on 127.0.0.1 but tells its peers 127.0.0.2 (over TCP, so no Unix socket saves it): they are refused until their 30 s run out.
+    const gamma = start(['worker', '--coordinator', url, '--advertise', '127.0.0.2', '--bind', '127.0.0.1', '--data-transport', 'tcp', '--name', 'gamma']);
+    const [res, g] = await Promise.all([coord.exit, gamma.exit]);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr).toMatch(/the ring did not form with worker gamma \(.*\) \(.*\); re-forming it without them/);
+    expect(g.code).not.toBe(0);
+    expect(g.stderr).toMatch(/waiting for peer 0 .* to connect to rank 2/);
+    const summary = readJson(join(out, 'summary.json'));
+    expect(summary.status).toBe('completed');
+    expect(summary.world).toBe(2);
+    expect(summary.steps).toBe(2000);
+    expect(summary.samples).toBe(2000 * 64);
+    const lines = readJsonl(join(out, 'metrics.jsonl'));
+    const restarts = lines.filter((l) => l.type === 'restart');
+    expect(restarts.map((r) => r.world)).toEqual([3, 2]);
+    expect(restarts[1].step).toBe(restarts[0].step);
+    expect(lines.filter((l) => l.type === 'train').map((l) => l.step)).toEqual([...Array(2000).keys()]);
+  }, 120_000);
+
   it('a joiner still waiting when the run ends is sent home with the run\'s status', async () => {
     const out = join(tempDir('elastic-late-joiner'), 'run');
     // No checkpoint before the end: the joiner waits for one that never comes.

@@ -117,6 +117,10 @@ export class Coordinator {
   private readonly links: WorkerLink[] = [];
   /** Workers admitted to a running ring, waiting for the re-form that takes them in. */
   private joiners: WorkerLink[] = [];
+  /** Joiners in the ring being formed: if it does not form, they are sent away and it forms without them. */
+  private readonly newcomers = new Set<WorkerLink>();
+  /** The checkpoint the ring grows at, once every step before it is recorded. */
+  private growAt?: number;
   private phase: 'admitting' | 'forming' | 'training' | 'reforming' | 'finished' = 'admitting';
   private restarts = 0;
   /** Rings formed before the current one (the handshake of each ring's peers carries it). */
@@ -317,6 +321,7 @@ export class Coordinator {
     this.log.info({ ranks: this.links.map((l) => `${l.rank}:${l.name}@${l.host}:${l.dataPort}`).join(' ') }, 'ranks assigned; workers are forming the ring');
     this.readyTimer = setTimeout(() => {
       const missing = this.links.filter((l) => !this.ready.has(l.rank)).map((l) => l.describe());
+      if (this.newcomers.size) return this.sendNewcomersAway(`not ready within ${(this.opts.readyTimeoutMs ?? 180_000) / 1000}s: ${missing.join(', ')}`);
       this.fail(`workers not ready within ${(this.opts.readyTimeoutMs ?? 180_000) / 1000}s: ${missing.join(', ')}`, 'failed');
     }, this.opts.readyTimeoutMs ?? 180_000);
   }
@@ -342,9 +347,16 @@ export class Coordinator {
         if (this.links.every((l) => l.done)) void this.complete();
         return;
       case 'failed':
+        // One sent away (a joiner the ring did not form with) reports its end; it is not the run's.
+        if (!this.links.includes(link)) return;
         if (this.phase === 'reforming') {
           this.stopped.add(link);
           return this.continueIfStopped();
+        }
+        if (this.phase === 'forming' && this.newcomers.size) {
+          // The ring formed without them before: they are the likely cause, and not worth the run.
+          link.failed = true;
+          return this.sendNewcomersAway(`${link.describe()} failed while the ring formed: ${msg.error}`);
         }
         // Wait briefly: when a peer died, its own disconnect is the better explanation than a neighbour's collective error.
         link.failed = true;
@@ -380,6 +392,7 @@ export class Coordinator {
       }),
     });
     this.phase = 'training';
+    this.newcomers.clear();
     // A re-formed ring keeps the run's clock, so metrics' `time` goes on from where it was.
     if (!this.trainStartedAt) this.trainStartedAt = Date.now();
     const trainSize = this.placement ? Object.values(this.taskInfo).reduce((a, t) => a + t.trainSize, 0) : r0.trainSize;
@@ -404,6 +417,19 @@ export class Coordinator {
       this.recordStep(reports);
       this.nextStepToWrite++;
     }
+    this.growWhenRecorded();
+  }
+
+  /**
+   * Grow at the checkpoint once every rank's report of every step before it is in: rank 0 hands the
+   * checkpoint over right after its own report of the step before, and the others' may still be on
+   * the way; re-forming then would lose that step's line.
+   */
+  private growWhenRecorded(): void {
+    if (this.growAt === undefined || this.phase !== 'training' || this.nextStepToWrite < this.growAt) return;
+    if (!this.joiners.length) return void (this.growAt = undefined);
+    this.growAt = undefined;
+    this.grow();
   }
 
   private recordStep(reports: StepReport[]): void {
@@ -484,7 +510,10 @@ export class Coordinator {
       this.writes.push(write);
     } else {
       this.log.info({ step: msg.step }, `checkpoint written to ${name}`);
-      if (this.joiners.length && this.phase === 'training') this.grow();
+      if (this.joiners.length && this.phase === 'training') {
+        this.growAt = msg.step;
+        this.growWhenRecorded();
+      }
     }
   }
 
@@ -510,6 +539,7 @@ export class Coordinator {
       return;
     }
     if (this.phase === 'finished' || !this.links.includes(link)) return;
+    if (this.phase === 'forming' && this.newcomers.has(link)) return this.sendNewcomersAway(`${link.describe()} disconnected while the ring formed`);
     // A worker that reported its own failure is not lost (unless a re-form may recover from it).
     if ((link.done || link.failed) && !this.mayReform()) return;
     const why = reason ? `${code} ${reason}` : `code ${code}`;
@@ -558,19 +588,49 @@ export class Coordinator {
 
   /** Re-form the ring with the workers waiting to join: every worker stops, and all continue from the newest checkpoint. */
   private grow(): void {
+    // Not while a failure is being decided (its re-form, if any, takes the joiners in).
+    if (this.failure) return;
     const names = this.joiners.map((l) => l.describe()).join(', ');
+    this.log.info(`${names} joined; re-forming the ring with ${this.links.length + this.joiners.length} worker(s)`);
+    this.reformWithout(`${names} joined`, `${names} joined; the ring is re-formed with it`);
+  }
+
+  /**
+   * The ring that took in new workers did not form: send them away with the reason and form it
+   * again without them, from the same checkpoint, so a joiner that cannot take part (a wrong
+   * --advertise address, a firewall) does not cost the run. Not a restart after a loss.
+   */
+  private sendNewcomersAway(reason: string): void {
+    const gone = [...this.newcomers];
+    this.newcomers.clear();
+    const names = gone.map((l) => l.describe()).join(', ');
+    for (const l of gone) {
+      this.links.splice(this.links.indexOf(l), 1);
+      l.send({ type: 'abort', reason: `the ring did not form with this worker (${reason}); it goes on without it` });
+      l.send({ type: 'shutdown', status: 'failed' });
+    }
+    this.log.warn(`the ring did not form with ${names} (${reason}); re-forming it without them`);
+    this.reformWithout(`the ring did not form with ${names}`, `the ring did not form with ${names}; it is re-formed without them`);
+  }
+
+  /** Stop every worker of this.links and form the next ring (with any joiners) from the newest checkpoint. */
+  private reformWithout(reason: string, abortReason: string): void {
+    this.growAt = undefined;
     this.generation++;
     clearTimeout(this.readyTimer);
-    this.reformReason = `${names} joined`;
+    clearTimeout(this.failTimer);
+    this.failure = undefined;
+    this.reformReason = reason;
     this.phase = 'reforming';
     this.ready.clear();
     this.pendingSteps.clear();
     this.stopped.clear();
-    this.log.info(`${names} joined; re-forming the ring with ${this.links.length + this.joiners.length} worker(s)`);
     for (const l of this.links) {
+      // One that already reported a failure has stopped.
+      if (l.failed) this.stopped.add(l);
       l.failed = false;
       l.done = false;
-      l.send({ type: 'abort', reason: `${names} joined; the ring is re-formed with it`, reform: true });
+      l.send({ type: 'abort', reason: abortReason, reform: true });
     }
     this.reformTimer = setTimeout(() => {
       const waiting = this.links.filter((l) => !this.stopped.has(l)).map((l) => l.describe());
@@ -631,8 +691,12 @@ export class Coordinator {
       return this.fail(`re-forming the ring: ${(err as Error).message}`, 'failed', true);
     }
     const step = ckpt?.step ?? 0;
-    // Workers that joined the running ring enter it now.
-    this.links.push(...this.joiners.filter((l) => !l.closed));
+    // Workers that joined the running ring enter it now (whatever re-form this is).
+    this.growAt = undefined;
+    for (const l of this.joiners) if (!l.closed) {
+      this.links.push(l);
+      this.newcomers.add(l);
+    }
     this.joiners = [];
     const dropped = this.dir.truncateMetricsFrom(step);
     // Steps after the checkpoint were recorded once and will be done again: count them once.

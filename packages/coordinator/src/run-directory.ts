@@ -58,6 +58,8 @@ export class RunDirectory {
     const kept = lines.filter((l) => {
       try {
         const rec = JSON.parse(l) as { step?: number; type?: string; samples?: number };
+        // A restart line is the run's history, not a step: every re-form keeps it.
+        if (rec.type === 'restart') return true;
         const at = rec.type === 'eval' ? (rec.step ?? 0) - 1 : (rec.step ?? 0);
         if (at < step) return true;
         if (rec.type === 'train') {
