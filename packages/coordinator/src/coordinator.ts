@@ -655,29 +655,9 @@ export class Coordinator {
     }
     if (!this.mayReform() || survivors.length === 0) return this.fail(reason, 'failed', true);
     this.restarts++;
-    this.generation++;
-    clearTimeout(this.failTimer);
-    clearTimeout(this.readyTimer);
-    this.failure = undefined;
-    this.reformReason = reason;
-    this.phase = 'reforming';
     this.links.splice(this.links.indexOf(link), 1);
-    this.ready.clear();
-    this.pendingSteps.clear();
-    this.stopped.clear();
     this.log.warn(`${reason}; re-forming the ring with the ${survivors.length} worker(s) left (restart ${this.restarts} of ${this.opts.maxRestarts})`);
-    for (const l of this.links) {
-      // One that already reported a failure (its collective saw the peer go) has stopped.
-      if (l.failed) this.stopped.add(l);
-      l.failed = false;
-      l.done = false;
-      l.send({ type: 'abort', reason: `${reason}; the ring is re-formed without it`, reform: true });
-    }
-    this.reformTimer = setTimeout(() => {
-      const waiting = this.links.filter((l) => !this.stopped.has(l)).map((l) => l.describe());
-      this.fail(`re-forming the ring after "${reason}": ${waiting.join(', ')} did not stop within 60 s`, 'failed', true);
-    }, 60_000);
-    this.continueIfStopped();
+    this.reformWithout(reason, `${reason}; the ring is re-formed without it`);
   }
 
   /** Once every worker left has stopped: the next ring, from the newest checkpoint (or the start). */
