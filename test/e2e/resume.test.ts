@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { finalParams, maxAbsDiff, mtl, readJson, readJsonl, tempDir } from './harness';
 
@@ -44,6 +44,14 @@ describe('checkpoints and resume', () => {
     const b2 = await mtl(['train', '--resume', split, '--steps', '40', '--workers', '2']);
     expect(b2.code, b2.stderr).toBe(0);
     expect(Buffer.from(finalParams(split).buffer).equals(Buffer.from(finalParams(straight).buffer))).toBe(true);
+    // Every step's weights are in metrics.jsonl (all 1 at the first step, summing to T after) and on the run's page.
+    const weights = readJsonl(join(straight, 'metrics.jsonl')).filter((l) => l.type === 'train').map((l) => l.taskWeights as Record<string, number>);
+    expect(weights).toHaveLength(40);
+    expect(weights[0]).toEqual({ y: 1, z: 1 });
+    expect(weights[39]!.y).not.toBe(1);
+    for (const w of weights) expect(w.y! + w.z!).toBeCloseTo(2, 9);
+    expect(readJsonl(join(split, 'metrics.jsonl')).filter((l) => l.type === 'train').map((l) => l.taskWeights)).toEqual(weights);
+    expect(readFileSync(join(straight, 'report.html'), 'utf8')).toContain('Task weights vs step');
     // Without its state the continuation would differ, so a checkpoint that lost it is refused.
     const lost = join(base, 'lost');
     const c1 = await mtl(['train', ...gn, '--steps', '20', '--out', lost]);

@@ -462,6 +462,7 @@ export class Coordinator {
       updateMs: max('updateMs'),
       bytesSent: bytes,
       tensors: r0.tensors,
+      ...(r0.taskWeights ? { taskWeights: r0.taskWeights } : {}),
     });
     const total = this.ready.get(0)?.totalSteps ?? 0;
     const last = r0.step + 1 >= total;

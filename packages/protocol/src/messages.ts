@@ -93,6 +93,8 @@ export const messageSchemas = {
     updateMs: finite,
     bytesSent: finite,
     tensors: z.number().int(),
+    /** The weight each task's gradient got (aggregators that learn or compute them: dwa, uw, gradnorm, mgda, cagrad). */
+    taskWeights: perTask.optional(),
   }),
   /** worker (rank 0) -> coordinator: validation metrics over the whole validation set. */
   eval: z.object({ step: z.number().int().nonnegative(), epoch: z.number().int().nonnegative(), metrics: z.record(z.string(), perTask) }),

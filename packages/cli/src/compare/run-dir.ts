@@ -66,6 +66,8 @@ const trainLine = z.looseObject({
   commMs: num.optional(),
   updateMs: num.optional(),
   bytesSent: num.optional(),
+  /** The weight each task's gradient got, for aggregators that learn or compute them. */
+  taskWeights: z.record(z.string(), num).optional(),
 });
 const evalLine = z.looseObject({ type: z.literal('eval'), step: num, epoch: num.optional(), time: num, metrics: metricRecord });
 

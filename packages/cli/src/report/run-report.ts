@@ -42,6 +42,7 @@ export function runChartSpecs(run: LoadedRun, cmp: Comparison): ChartSpec[] {
       .filter((t) => e.metrics[t.name]?.[t.primary] !== undefined)
       .map((t) => ({ panel: `${t.name}: ${t.primary} (${t.better} is better)`, step: e.step, value: e.metrics[t.name]![t.primary]! })),
   );
+  const weights = thin(run.train.filter((p) => p.taskWeights)).flatMap((p) => Object.entries(p.taskWeights!).map(([task, weight]) => ({ task, step: p.step + 1, weight })));
   const thr = throughputSeries(run);
   const split = stepSplitSeries(run);
   const window = throughputWindow(run.train.length);
@@ -85,6 +86,27 @@ export function runChartSpecs(run: LoadedRun, cmp: Comparison): ChartSpec[] {
           encoding: { x: { field: 'step', type: 'quantitative', title: 'step' }, y: { field: 'value', type: 'quantitative', title: 'validation metric', scale: { zero: false } } },
         },
         resolve: { scale: { y: 'independent' } },
+      },
+    });
+  }
+  if (weights.length) {
+    const aggregator = (run.config.run as { aggregator?: { name?: string } }).aggregator?.name ?? '';
+    charts.push({
+      file: 'task-weights.svg',
+      title: 'Task weights vs step',
+      caption: `The weight each task's gradient got at every step from the ${aggregator} aggregator (taskWeights in metrics.jsonl)${run.train.length > MAX_POINTS ? `, every ${Math.ceil(run.train.length / MAX_POINTS)}th step drawn` : ''}.`,
+      spec: {
+        ...BASE,
+        title: 'Task weights vs step',
+        width: 520,
+        height: 220,
+        data: { values: weights },
+        mark: { type: 'line', strokeWidth: 1.2 },
+        encoding: {
+          x: { field: 'step', type: 'quantitative', title: 'step' },
+          y: { field: 'weight', type: 'quantitative', title: 'task weight', scale: { zero: false } },
+          color: { field: 'task', type: 'nominal', title: 'task', sort: taskOrder },
+        },
       },
     });
   }

@@ -35,4 +35,6 @@ export interface Aggregator {
    */
   state?(): number[];
   loadState?(s: number[]): void;
+  /** stacked: the task weights the last combine() gave the shared gradient, in task order, where it has them (MGDA, CAGrad, GradNorm). */
+  readonly lastWeights?: Float64Array;
 }

@@ -18,6 +18,8 @@ export class GradNormAggregator implements Aggregator {
   private readonly w: Float64Array;
   /** Each task's loss at the first step, once seen. */
   private initial?: Float64Array;
+  /** The weights the last combine() used. */
+  lastWeights: Float64Array = new Float64Array(0);
 
   constructor(
     private readonly tasks: string[],
@@ -44,6 +46,7 @@ export class GradNormAggregator implements Aggregator {
     const view = (t: number) => stacked.subarray(t * P + lo, t * P + hi);
     const norm = Array.from({ length: T }, (_, t) => Math.sqrt(dot32(view(t), view(t))));
     // The shared update with this step's weights.
+    this.lastWeights = Float64Array.from(this.w);
     const acc = new Float64Array(hi - lo);
     for (let t = 0; t < T; t++) {
       const g = view(t);

@@ -189,6 +189,7 @@ export class DistributedTrainer extends Trainer {
       computeMs: t3 - t0 - updateBeforeWait,
       commMs: t4 - t3 - updateInWait,
       updateMs: updateMs + (t5 - t4),
+      ...(this.aggregator.name !== 'equal' && this.aggregator.name !== 'static' ? { taskWeights: { ...aggWeights } } : {}),
     };
   }
 
@@ -221,7 +222,9 @@ export class DistributedTrainer extends Trainer {
     this.optimizer.step(this.params, grad);
     this.model.setParams(this.params);
     const t3 = performance.now();
-    return { losses, counts, samples: batch.n, computeMs: t1 - t0, commMs: t2 - t1, updateMs: t3 - t2 };
+    const used = this.aggregator.lastWeights;
+    const taskWeights = used && used.length === T ? Object.fromEntries(this.tasks.map((t, k) => [t.name, used[k]!])) : undefined;
+    return { losses, counts, samples: batch.n, computeMs: t1 - t0, commMs: t2 - t1, updateMs: t3 - t2, ...(taskWeights ? { taskWeights } : {}) };
   }
 
   /**

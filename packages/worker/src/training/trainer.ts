@@ -29,6 +29,8 @@ export interface StepOutcome {
   computeMs: number;
   commMs: number;
   updateMs: number;
+  /** The weight each task's gradient got this step, where the aggregator learns or computes them (not equal or static weights). */
+  taskWeights?: Record<string, number>;
 }
 
 /** One step as reported to the coordinator. */
