@@ -183,12 +183,17 @@ describe('elastic growth (--max-workers)', () => {
   it('a joiner still waiting when the run ends is sent home with the run\'s status', async () => {
     const out = join(tempDir('elastic-late-joiner'), 'run');
     // No checkpoint before the end: the joiner waits for one that never comes.
-    const coord = start(['coordinator', '--workers', '1', '--max-workers', '2', '--host', '127.0.0.1', '--port', '0', '--out', out, ...workload, '--checkpoint-every', '100000']);
+    const coord = start(['coordinator', '--workers', '1', '--max-workers', '2', '--host', '127.0.0.1', '--port', '0', '--out', out, ...workload, '--checkpoint-every', '100000', '--steps', '6000']);
     const url = `ws://127.0.0.1:${(await coord.waitFor(/coordinator listening.*port=(\d+)/))[1]}`;
     worker(url, 'alpha');
     await coord.waitFor(/ring of 1 ready/, 60_000);
     const late = worker(url, 'late');
     await coord.waitFor(/worker late \(.*\) joined the running ring \(2 of at most 2\)/, 30_000);
+    // The status endpoint shows it waiting.
+    const status = (await (await fetch(url.replace('ws:', 'http:') + '/status')).json()) as { joined: number; maxWorkers: number; waitingToJoin: string[] };
+    expect(status.joined).toBe(1);
+    expect(status.maxWorkers).toBe(2);
+    expect(status.waitingToJoin).toEqual([expect.stringMatching(/^worker late \(host 127\.0\.0\.1, pid \d+\)$/)]);
     const [res, l] = await Promise.all([coord.exit, late.exit]);
     expect(res.code, res.stderr).toBe(0);
     expect(l.code, l.stderr).toBe(0);

@@ -802,6 +802,10 @@ export class Coordinator {
           phase: this.phase,
           joined: this.links.length,
           expected: this.opts.workers,
+          maxWorkers: this.opts.maxWorkers ?? this.opts.workers,
+          /** Workers admitted to the running ring that enter it at the next checkpoint. */
+          waitingToJoin: this.joiners.map((l) => l.describe()),
+          restarts: this.restarts,
           step: this.nextStepToWrite,
           epoch: this.lastEpoch,
           samplesPerSec: this.meter.rate(),
