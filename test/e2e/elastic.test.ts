@@ -5,6 +5,17 @@ import { MtlProcess, finalParams, mtl, readJson, readJsonl, tempDir } from './ha
 
 const workload = ['--steps', '2000', '--batch-size', '64', '--examples', '2048', '--trunk', '32', '--tasks', 'y:regression,c:binary', '--seed', '9', '--backend', 'cpu', '--checkpoint-every', '100'];
 
+/** The run in `out` ends with the bits of resuming its checkpoint of step `from` with `workers` workers (in a copy under `dir`). */
+async function expectSameAsResumed(dir: string, out: string, from: number, workers: number): Promise<void> {
+  const again = join(dir, 'resumed');
+  mkdirSync(join(again, 'checkpoints'), { recursive: true });
+  copyFileSync(join(out, 'config.json'), join(again, 'config.json'));
+  cpSync(join(out, 'checkpoints', `step-${from}`), join(again, 'checkpoints', `step-${from}`), { recursive: true });
+  const r = await mtl(['train', '--resume', again, '--workers', String(workers)]);
+  expect(r.code, r.stderr).toBe(0);
+  expect(Buffer.from(finalParams(again).buffer).equals(Buffer.from(finalParams(out).buffer))).toBe(true);
+}
+
 describe('elastic training (--max-restarts)', () => {
   it('a worker killed mid-run: the ring is re-formed from the two left, the run continues from the newest checkpoint and completes', async () => {
     const dir = tempDir('elastic');
@@ -43,13 +54,7 @@ describe('elastic training (--max-restarts)', () => {
     expect(report).toMatch(new RegExp(`re-formed with 2 workers, continuing from step ${from}: worker worker-1 \\(rank 1`));
 
     // Elastic continuation = resuming that checkpoint with two workers: the same bits.
-    const again = join(dir, 'resumed');
-    mkdirSync(join(again, 'checkpoints'), { recursive: true });
-    copyFileSync(join(out, 'config.json'), join(again, 'config.json'));
-    cpSync(join(out, 'checkpoints', `step-${from}`), join(again, 'checkpoints', `step-${from}`), { recursive: true });
-    const r = await mtl(['train', '--resume', again, '--workers', '2']);
-    expect(r.code, r.stderr).toBe(0);
-    expect(Buffer.from(finalParams(again).buffer).equals(Buffer.from(finalParams(out).buffer))).toBe(true);
+    await expectSameAsResumed(dir, out, from, 2);
   });
 
   it('a frozen worker (SIGSTOP: no disconnect, its peers stuck in a collective) is found by its missed heartbeats and left out', async () => {
@@ -144,13 +149,7 @@ describe('elastic growth (--max-workers)', () => {
     expect(after.find((a) => a.name === 'gamma')!.pid).toBe(gamma.child.pid);
 
     // Growing = resuming that checkpoint with three workers: the same bits.
-    const again = join(dir, 'resumed');
-    mkdirSync(join(again, 'checkpoints'), { recursive: true });
-    copyFileSync(join(out, 'config.json'), join(again, 'config.json'));
-    cpSync(join(out, 'checkpoints', `step-${from}`), join(again, 'checkpoints', `step-${from}`), { recursive: true });
-    const r = await mtl(['train', '--resume', again, '--workers', '3']);
-    expect(r.code, r.stderr).toBe(0);
-    expect(Buffer.from(finalParams(again).buffer).equals(Buffer.from(finalParams(out).buffer))).toBe(true);
+    await expectSameAsResumed(dir, out, from, 3);
   });
 
   it('a joiner the others cannot reach is sent away, and the ring forms again without it from the same checkpoint', async () => {

@@ -8,7 +8,7 @@ import { allReduceBenchmark, pointToPointBenchmark, type AllReduceRow, type Poin
 import type { PlainLoopOptions, PlainLoopResult } from './plain-loop';
 import { freePort, numpyCandidates, probePython, runPython, type PythonEnv } from './python';
 import type { BenchSettings } from './settings';
-import { median, refFlopsPerExample, runCluster, runClusterPair, type ClusterRun } from './training';
+import { dropStepSeries, median, refFlopsPerExample, runCluster, runClusterPair, type ClusterRun } from './training';
 
 export type Note = { note: string };
 export type Maybe<T> = T | Note;
@@ -414,17 +414,10 @@ export async function runBench(s: BenchSettings, outDir: string): Promise<BenchR
   } catch (err) {
     runs[2] = errNote('cluster W=2 (memory run)', err);
   }
-  for (const r of [runs[1], runs[2]]) if (!isNote(r)) {
-    delete r.stepEnds;
-    delete r.stepBusyMs;
-  }
   const middle = rounds.length ? [...rounds].sort((x, y) => x.scaling - y.scaling)[(rounds.length - 1) >> 1]! : null;
   // The W=1 run reported in the training table is the median round's.
   runs[1] = w1Runs.find((r) => !isNote(r) && middle && r.samplesPerSec === middle.w1SamplesPerSec) ?? w1Runs.find((r) => !isNote(r)) ?? w1Runs[0] ?? { note: 'not run' };
-  if (!isNote(runs[1])) {
-    delete runs[1].stepEnds;
-    delete runs[1].stepBusyMs;
-  }
+  for (const r of [runs[1], runs[2]]) if (!isNote(r)) dropStepSeries(r);
   const overheadMid = overheads.length ? [...overheads].sort((x, y) => x.ratio - y.ratio)[(overheads.length - 1) >> 1]! : null;
   const pair = pairs.find((p) => p && !isNote(p)) ?? pairs[0] ?? { note: 'not run' };
 

@@ -111,6 +111,12 @@ export interface ClusterPair {
   lockstepSamplesPerSec: number;
 }
 
+/** Remove the per-step series a run carries for side-by-side figures; they stay out of the report. */
+export function dropStepSeries(r: ClusterRun): void {
+  delete r.stepEnds;
+  delete r.stepBusyMs;
+}
+
 /** Mean of max(a, b) over every pair drawn from xs and ys, less the mean of the two means. */
 export function lockstepPenalty(xs: number[], ys: number[]): number {
   if (!xs.length || !ys.length) return 0;
@@ -312,10 +318,8 @@ export async function runClusterPair(o: Omit<ClusterRunOptions, 'world' | 'dir'>
   // The pair's mean step (each run stepping REF.perWorkerBatch at a time), plus the wait.
   const pairStepMs = (2 * REF.perWorkerBatch * 1000) / samplesPerSec;
   const lockstepSamplesPerSec = (2 * REF.perWorkerBatch * 1000) / (pairStepMs + lockstepPenaltyMs);
-  for (const r of [a!, b!]) {
-    delete r.stepEnds;
-    delete r.stepBusyMs;
-  }
+  dropStepSeries(a!);
+  dropStepSeries(b!);
   return { runs: [a!, b!], overlapSec: hi - lo, stepsInOverlap: steps, samplesPerSec, lockstepPenaltyMs, lockstepSamplesPerSec };
 }
 

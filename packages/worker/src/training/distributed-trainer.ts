@@ -189,7 +189,7 @@ export class DistributedTrainer extends Trainer {
       computeMs: t3 - t0 - updateBeforeWait,
       commMs: t4 - t3 - updateInWait,
       updateMs: updateMs + (t5 - t4),
-      ...(this.aggregator.name !== 'equal' && this.aggregator.name !== 'static' ? { taskWeights: { ...aggWeights } } : {}),
+      ...(this.aggregator.name !== 'equal' && this.aggregator.name !== 'static' ? { taskWeights: aggWeights } : {}),
     };
   }
 
