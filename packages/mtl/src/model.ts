@@ -17,6 +17,17 @@ export const INPUT_NAME = 'features';
 // Layer and weight names must be valid TensorFlow.js tensor names; '/' separates scopes.
 const VALID_NAME = /^[A-Za-z0-9][-A-Za-z0-9._]*$/;
 
+/** What the stages of one staged backward pass hand each other. */
+interface StagedPass {
+  /** Every tensor the pass made; disposed at its end. */
+  live: Tensor[];
+  /** Per trunk layer: its input and its pre-activation output. */
+  inputs: Tensor[];
+  pre: Tensor[];
+  /** The trunk's output after the forward stage; then the gradient flowing down. */
+  dh: Tensor | null;
+}
+
 interface LossItem {
   task: TaskSpec;
   loss: TaskLoss;
@@ -198,96 +209,132 @@ export class MtlModel {
       for (const [o, s] of ranges) onReady(o, s);
       return { lossSums, counts };
     }
-    const tf = tfRef();
-    const { n } = batch;
-    const d = this.spec.inputDim;
-    const w = this.weightsOf();
     const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
-    // Per trunk layer: its input and its pre-activation output (kept for the backward pass).
-    const inputs: Tensor[] = [];
-    const pre: Tensor[] = [];
-    const live: Tensor[] = [];
-    const copyOut = (t: Tensor, offset: number) => gradOut.set(heapView(tf, t) ?? (t.dataSync() as Float32Array), offset);
+    // The async function only sequences the stages: each stage is a small synchronous method, so
+    // V8 optimises them separately. One large async body took TurboFan 110-130 ms to compile
+    // and deoptimised again within a step, every ~240 steps, on the worker's own core
+    // (docs/performance.md, "Steps that stall on the compiler").
+    const st: StagedPass = { live: [], inputs: [], pre: [], dh: null };
     try {
-      let h: Tensor = tf.tensor2d(batch.x.subarray(0, n * d), [n, d]);
-      live.push(h);
-      for (const i of trunkLayers) {
-        const [kernel, bias] = w(i);
-        const act = this.arch.layers[i].activation;
-        const x = h;
-        inputs.push(x);
-        const [z, out] = tf.tidy(() => {
-          const zi = tf.add(denseMatMul(tf, x, kernel), bias);
-          return [zi, act === 'output' || act === 'linear' ? zi : applyActivation(tf, act as Activation, zi)];
-        });
-        pre.push(z);
-        live.push(z);
-        if (out !== z) live.push(out);
-        h = out;
-      }
-      // Heads and losses: gradients with respect to the trunk's output and every involved head
-      // parameter, through tf.grads (the heads are small; their forward runs again inside grads).
-      const headEntries = this.layout.map((e, j) => ({ e, j })).filter(({ e }) => items.some((it) => it.task.name === e.owner));
-      const kept: Tensor[] = [];
-      let dh: Tensor;
-      {
-        const targets = items.map((it) => ({ y: tf.tensor2d(it.targets, [n, it.loss.outDim]), m: tf.tensor1d(it.mask) }));
-        const headVars = headEntries.map(({ j }) => this.vars[j]);
-        const f = (...args: Tensor[]): Scalar => {
-          const [feat, ...hv] = args;
-          const byIndex = new Map(headEntries.map(({ j }, q) => [j, hv[q]]));
-          const wh = (i: number): [Tensor, Tensor] => (byIndex.has(2 * i) ? [byIndex.get(2 * i)!, byIndex.get(2 * i + 1)!] : w(i));
-          return this.weightedLoss(tf, wh, items, targets, feat, kept);
-        };
-        let grads: Tensor[];
-        try {
-          grads = tf.grads(f)([h, ...headVars]);
-        } finally {
-          for (const t of targets) {
-            t.y.dispose();
-            t.m.dispose();
-          }
-        }
-        dh = grads[0];
-        live.push(...grads);
-        headEntries.forEach(({ e }, q) => copyOut(grads[q + 1], e.offset));
-        const sums = kept.map((t) => (t.dataSync() as Float32Array)[0]);
-        kept.forEach((t) => t.dispose());
-        items.forEach((it, q) => (lossSums[it.task.name] = sums[q]));
-      }
+      this.stagedForward(batch, st);
+      this.stagedHeads(batch, items, lossSums, gradOut, st);
       onLossSums?.(lossSums);
       reportNext();
       await turn();
       for (let l = trunkLayers.length - 1; l >= 0; l--) {
-        const i = trunkLayers[l];
-        const act = this.arch.layers[i].activation;
-        const [kernel] = w(i);
-        // d/dz of the activation through tfjs' own gradient (recomputes one elementwise op).
-        const dz = act === 'output' || act === 'linear' ? dh : tf.grads((z: Tensor) => applyActivation(tf, act as Activation, z))([pre[l]], dh)[0];
-        if (dz !== dh) live.push(dz);
-        // One bucket per layer. Splitting the kernel gradient into row blocks (smaller last bucket)
-        // was measured slower at W=2: the extra products, slices and collectives cost more CPU than
-        // the shorter tail saves (docs/performance.md).
-        const dW = tf.matMul(inputs[l], dz, true, false);
-        const db = tf.sum(dz, 0);
-        live.push(dW, db);
-        copyOut(dW, this.layout[2 * i].offset);
-        copyOut(db, this.layout[2 * i + 1].offset);
-        dW.dispose();
-        db.dispose();
+        this.stagedLayerGrad(l, gradOut, st);
         reportNext();
         if (l > 0) {
           // Turns before and after the input gradient's product let the collectives move on.
           await turn();
-          dh = tf.matMul(dz, kernel, false, true);
-          live.push(dh);
+          this.stagedInputGrad(l, st);
           await turn();
         }
       }
       return { lossSums, counts };
     } finally {
-      for (const t of live) if (!t.isDisposed) t.dispose();
+      for (const t of st.live) if (!t.isDisposed) t.dispose();
     }
+  }
+
+  /** Staged pass, forward: each trunk layer's input and pre-activation output, kept for the backward pass. */
+  private stagedForward(batch: Batch, st: StagedPass): void {
+    const tf = tfRef();
+    const { n } = batch;
+    const w = this.weightsOf();
+    let h: Tensor = tf.tensor2d(batch.x.subarray(0, n * this.spec.inputDim), [n, this.spec.inputDim]);
+    st.live.push(h);
+    for (const i of this.trunkLayers) {
+      const [kernel, bias] = w(i);
+      const act = this.arch.layers[i].activation;
+      const x = h;
+      st.inputs.push(x);
+      const [z, out] = tf.tidy(() => {
+        const zi = tf.add(denseMatMul(tf, x, kernel), bias);
+        return [zi, act === 'output' || act === 'linear' ? zi : applyActivation(tf, act as Activation, zi)];
+      });
+      st.pre.push(z);
+      st.live.push(z);
+      if (out !== z) st.live.push(out);
+      h = out;
+    }
+    st.dh = h;
+  }
+
+  /**
+   * Staged pass, heads and losses: gradients with respect to the trunk's output (left in st.dh)
+   * and every involved head parameter (written to gradOut), through tf.grads (the heads are
+   * small; their forward runs again inside grads). Fills lossSums.
+   */
+  private stagedHeads(batch: Batch, items: LossItem[], lossSums: Record<string, number>, gradOut: Float32Array, st: StagedPass): void {
+    const tf = tfRef();
+    const { n } = batch;
+    const w = this.weightsOf();
+    const h = st.dh!;
+    const involved = new Set<string>();
+    for (const it of items) involved.add(it.task.name);
+    const headIdx: number[] = [];
+    for (let j = 0; j < this.layout.length; j++) if (involved.has(this.layout[j].owner)) headIdx.push(j);
+    const kept: Tensor[] = [];
+    const targets = items.map((it) => ({ y: tf.tensor2d(it.targets, [n, it.loss.outDim]), m: tf.tensor1d(it.mask) }));
+    const headVars = headIdx.map((j) => this.vars[j]);
+    const f = (...args: Tensor[]): Scalar => {
+      const [feat, ...hv] = args;
+      const byIndex = new Map(headIdx.map((j, q) => [j, hv[q]]));
+      const wh = (i: number): [Tensor, Tensor] => (byIndex.has(2 * i) ? [byIndex.get(2 * i)!, byIndex.get(2 * i + 1)!] : w(i));
+      return this.weightedLoss(tf, wh, items, targets, feat, kept);
+    };
+    let grads: Tensor[];
+    try {
+      grads = tf.grads(f)([h, ...headVars]);
+    } finally {
+      for (const t of targets) {
+        t.y.dispose();
+        t.m.dispose();
+      }
+    }
+    st.dh = grads[0];
+    st.live.push(...grads);
+    for (let q = 0; q < headIdx.length; q++) this.copyOut(grads[q + 1], gradOut, this.layout[headIdx[q]].offset);
+    for (let q = 0; q < items.length; q++) {
+      lossSums[items[q].task.name] = (kept[q].dataSync() as Float32Array)[0];
+      kept[q].dispose();
+    }
+  }
+
+  /** Staged pass, trunk layer l: its kernel and bias gradients into gradOut; d/dz kept in st.dh for the input gradient. */
+  private stagedLayerGrad(l: number, gradOut: Float32Array, st: StagedPass): void {
+    const tf = tfRef();
+    const i = this.trunkLayers[l];
+    const act = this.arch.layers[i].activation;
+    const dh = st.dh!;
+    // d/dz of the activation through tfjs' own gradient (recomputes one elementwise op).
+    const dz = act === 'output' || act === 'linear' ? dh : tf.grads((z: Tensor) => applyActivation(tf, act as Activation, z))([st.pre[l]], dh)[0];
+    if (dz !== dh) st.live.push(dz);
+    // One bucket per layer. Splitting the kernel gradient into row blocks (smaller last bucket)
+    // was measured slower at W=2: the extra products, slices and collectives cost more CPU than
+    // the shorter tail saves (docs/performance.md).
+    const dW = tf.matMul(st.inputs[l], dz, true, false);
+    const db = tf.sum(dz, 0);
+    st.live.push(dW, db);
+    this.copyOut(dW, gradOut, this.layout[2 * i].offset);
+    this.copyOut(db, gradOut, this.layout[2 * i + 1].offset);
+    dW.dispose();
+    db.dispose();
+    st.dh = dz;
+  }
+
+  /** Staged pass: the gradient with respect to trunk layer l's input, from its d/dz (in st.dh). */
+  private stagedInputGrad(l: number, st: StagedPass): void {
+    const tf = tfRef();
+    const [kernel] = this.weightsOf()(this.trunkLayers[l]);
+    const dh = tf.matMul(st.dh!, kernel, false, true);
+    st.live.push(dh);
+    st.dh = dh;
+  }
+
+  private copyOut(t: Tensor, gradOut: Float32Array, offset: number): void {
+    gradOut.set(heapView(tfRef(), t) ?? (t.dataSync() as Float32Array), offset);
   }
 
   /** The ranges lossAndGradStaged reports, in order; they depend on the model only. */
