@@ -134,6 +134,10 @@ export class Coordinator {
   private nextId = 0;
   private ready = new Map<number, MessageOf<'ready'>>();
   private readonly pendingSteps = new Map<number, StepReport[]>();
+  /** Ranks of the ring whose steps are being recorded (a step some of them never reported is marked so). */
+  private ringWorld = 0;
+  /** The run's length as the ring's rank 0 stated it (kept while a ring is re-formed). */
+  private totalSteps = 0;
   private nextStepToWrite = 0;
   private readonly meter = new ThroughputMeter();
   private lastProgress = 0;
@@ -392,6 +396,8 @@ export class Coordinator {
       }),
     });
     this.phase = 'training';
+    this.ringWorld = this.links.length;
+    this.totalSteps = r0.totalSteps;
     this.newcomers.clear();
     // A re-formed ring keeps the run's clock, so metrics' `time` goes on from where it was.
     if (!this.trainStartedAt) this.trainStartedAt = Date.now();
@@ -404,11 +410,13 @@ export class Coordinator {
   }
 
   private onStep(msg: StepReport): void {
-    // Reports of a ring being re-formed are dropped: its steps after the checkpoint are done again.
-    if (this.phase !== 'training' || msg.step < this.nextStepToWrite) return;
+    if ((this.phase !== 'training' && this.phase !== 'reforming') || msg.step < this.nextStepToWrite) return;
     const list = this.pendingSteps.get(msg.step) ?? [];
     list.push(msg);
     this.pendingSteps.set(msg.step, list);
+    // While a ring is re-formed its reports are kept, not written: once the checkpoint it goes on
+    // from is known, the steps before it are recorded and the rest are done again.
+    if (this.phase !== 'training') return;
     // Steps complete in order on every rank, so write each once all ranks reported it.
     for (;;) {
       const reports = this.pendingSteps.get(this.nextStepToWrite);
@@ -434,6 +442,8 @@ export class Coordinator {
 
   private recordStep(reports: StepReport[]): void {
     const r0 = reports.find((r) => r.rank === 0) ?? reports[0]!;
+    const reported = new Set(reports.map((r) => r.rank));
+    const missingRanks = Array.from({ length: this.ringWorld }, (_, r) => r).filter((r) => !reported.has(r));
     // Each rank states the losses it knows (all tasks in distributed, its own task in parallel); lowest rank wins.
     const losses: Record<string, number> = {};
     for (const r of [...reports].sort((a, b) => a.rank - b.rank)) for (const [t, v] of Object.entries(r.losses)) if (!(t in losses)) losses[t] = v;
@@ -463,8 +473,11 @@ export class Coordinator {
       bytesSent: bytes,
       tensors: r0.tensors,
       ...(r0.taskWeights ? { taskWeights: r0.taskWeights } : {}),
+      // A worker lost between its peers' reports of a step before the checkpoint: the line has the
+      // others' (losses are global; samples, bytes and times are theirs only).
+      ...(missingRanks.length ? { missingRanks } : {}),
     });
-    const total = this.ready.get(0)?.totalSteps ?? 0;
+    const total = this.totalSteps;
     const last = r0.step + 1 >= total;
     if (last || now - this.lastProgress >= (this.opts.progressIntervalMs ?? 1000)) {
       this.lastProgress = now;
@@ -624,7 +637,6 @@ export class Coordinator {
     this.reformReason = reason;
     this.phase = 'reforming';
     this.ready.clear();
-    this.pendingSteps.clear();
     this.stopped.clear();
     for (const l of this.links) {
       // One that already reported a failure has stopped.
@@ -679,6 +691,14 @@ export class Coordinator {
       this.newcomers.add(l);
     }
     this.joiners = [];
+    // Every rank's reports of the steps before the checkpoint are in by now (each worker's messages
+    // arrive in order, and rank 0's checkpoint follows its own reports); steps one rank never
+    // reported, because it was lost after its peers had moved on, are recorded from the rest.
+    for (let s = this.nextStepToWrite; s < step && this.pendingSteps.has(s); s++) {
+      this.recordStep(this.pendingSteps.get(s)!);
+      this.nextStepToWrite = s + 1;
+    }
+    this.pendingSteps.clear();
     const dropped = this.dir.truncateMetricsFrom(step);
     // Steps after the checkpoint were recorded once and will be done again: count them once.
     this.samples -= dropped.samples;

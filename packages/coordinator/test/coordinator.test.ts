@@ -100,3 +100,82 @@ describe('admission', () => {
     expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).status).toBe('failed');
   });
 });
+
+/** A worker speaking the control protocol by hand, so a test can order its messages exactly. */
+class ScriptedWorker {
+  private readonly inbox: any[] = [];
+  private wake?: () => void;
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (d) => {
+      this.inbox.push(decodeMessage(d as Buffer));
+      this.wake?.();
+    });
+  }
+
+  static async join(port: number, name: string, rankHint: number): Promise<ScriptedWorker> {
+    const w = new ScriptedWorker(new WebSocket(`ws://127.0.0.1:${port}`));
+    const challenge = await w.next('challenge');
+    w.send({ type: 'hello', proof: proveSecret(SECRET, challenge.nonce, 'worker'), name, host: '127.0.0.1', dataPort: 9000 + rankHint, pid: 1000 + rankHint, rankHint });
+    return w;
+  }
+
+  /** The next message of this type (earlier ones of other types are skipped). */
+  async next(type: string): Promise<any> {
+    for (;;) {
+      const i = this.inbox.findIndex((m) => m.type === type);
+      if (i >= 0) return this.inbox.splice(0, i + 1).at(-1);
+      await new Promise<void>((res) => (this.wake = res));
+    }
+  }
+
+  send(msg: Record<string, unknown>): void {
+    this.ws.send(encodeMessage(msg as never));
+  }
+
+  ready(rank: number): void {
+    this.send({ type: 'ready', rank, backend: 'cpu', numParams: 3, tensors: 0, inputDim: 4, trainSize: 64, valSize: 0, stepsPerEpoch: 8, totalSteps: 6, flopsPerExample: 1, tasks: {} });
+  }
+
+  step(rank: number, step: number): void {
+    this.send({ type: 'step', rank, step, epoch: 0, losses: { task_a: 0.5 + step, task_b: 0.25 }, counts: { task_a: 8, task_b: 8 }, samples: 8, computeMs: 1, commMs: 1, updateMs: 1, bytesSent: 100, tensors: 0 });
+  }
+}
+
+describe('a ring re-formed after a loss', () => {
+  it('records a step before the checkpoint that the lost worker never reported, once, from the reports that arrived', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'mtl-coord-'));
+    const config = runConfigSchema.parse({ runId: 'lost-between-reports', steps: 6, batchSize: 16, checkpointEvery: 2 });
+    const c = new Coordinator({ config, workers: 2, maxRestarts: 1, host: '127.0.0.1', port: 0, secret: SECRET, outDir: out, logger: log });
+    coordinators.push(c);
+    const port = await c.listen();
+    void c.run();
+    const a = await ScriptedWorker.join(port, 'a', 0);
+    const b = await ScriptedWorker.join(port, 'b', 1);
+    expect(await a.next('assign')).toMatchObject({ rank: 0, world: 2, startStep: 0 });
+    expect(await b.next('assign')).toMatchObject({ rank: 1, world: 2 });
+    a.ready(0);
+    b.ready(1);
+    await Promise.all([a.next('start'), b.next('start')]);
+    // Rank 0 finishes steps 0 and 1 and hands over the checkpoint of step 2; rank 1 reports step 0
+    // and dies before its report of step 1 leaves.
+    a.step(0, 0);
+    a.step(0, 1);
+    a.send({ type: 'params', step: 2, reason: 'checkpoint', params: new Uint8Array(new Float32Array([1, 2, 3]).buffer), checksum: 'c2', optimizer: { stepCount: 2, buffers: [] } });
+    b.step(1, 0);
+    await new Promise((r) => setTimeout(r, 100));
+    b.ws.terminate();
+    expect(await a.next('abort')).toMatchObject({ reform: true });
+    a.send({ type: 'failed', rank: 0, error: 'stopped for the re-form' });
+    expect(await a.next('assign')).toMatchObject({ rank: 0, world: 1, startStep: 2 });
+
+    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const train = lines.filter((l) => l.type === 'train');
+    expect(train.map((l) => l.step)).toEqual([0, 1]);
+    expect(train[0]).toMatchObject({ samples: 16 });
+    expect(train[0].missingRanks).toBeUndefined();
+    // Step 1 from rank 0 alone: the global losses it stated, its own samples, rank 1 named as missing.
+    expect(train[1]).toMatchObject({ step: 1, losses: { task_a: 1.5, task_b: 0.25 }, samples: 8, missingRanks: [1] });
+    expect(lines.at(-1)).toMatchObject({ type: 'restart', step: 2, world: 1 });
+    a.ws.close();
+  });
+});
