@@ -29,7 +29,7 @@ export function benchCommand(): Command {
     .option('--backend <name>', 'compute backend of the training measurements', 'wasm')
     .option('--no-python', 'skip numpy, gloo and PyTorch DDP even where a Python has them')
     .option('--memory-steps <n>', 'steps of the W=2 run that also tracks memory (full default: at least 3000 steps and 300 s)', positiveInt('--memory-steps'))
-    .option('--train-steps <n>', 'steps of the W=1 run', positiveInt('--train-steps'));
+    .option('--train-steps <n>', 'steps of each run of the scaling rounds, warm-up included (full default: 1400, the first 1000 not measured)', positiveInt('--train-steps'));
   cmd.action(async (flags: BenchFlags) => {
     const settings = settingsFor(!!flags.quick, { backend: flags.backend, python: flags.python, memorySteps: flags.memorySteps, trainSteps: flags.trainSteps });
     const out = resolve(flags.out ?? join('runs', `bench-${stamp()}`));

@@ -310,7 +310,9 @@ export async function runBench(s: BenchSettings, outDir: string): Promise<BenchR
   if (s.stockCompare && s.backend === 'wasm') {
     log('plain tfjs loop without the native GEMM (MTL_NATIVE=0: explicit transposes + wasm XNNPACK)');
     try {
-      plainWasm = await runPlain({ backend: s.backend, ...s.plain }, 'wasm', timeout);
+      // A compute figure of the path without the addon, not an overhead anchor: the median step
+      // after a short warm-up is enough (its steps are 2-3x longer).
+      plainWasm = await runPlain({ backend: s.backend, ...s.plain, steps: Math.min(s.plain.steps, 30), warmup: Math.min(s.plain.warmup, 5) }, 'wasm', timeout);
     } catch (err) {
       plainWasm = errNote('plain tfjs loop (wasm kernels)', err);
     }
@@ -353,9 +355,12 @@ export async function runBench(s: BenchSettings, outDir: string): Promise<BenchR
     }
     // The machine's own limit for the scaling target: two W=1 clusters at the same time.
     let pair: BenchReport['training']['w1Pair'];
-    log(`two independent W=1 clusters at once: ${s.train.steps * 2} steps each (the two-process limit)${tag}`);
+    // Twice the measured steps of the other runs after the same warm-up, so that both stay busy
+    // over the whole window the pair is measured in.
+    const pairSteps = s.train.warmup + 2 * (s.train.steps - s.train.warmup);
+    log(`two independent W=1 clusters at once: ${pairSteps} steps each (the two-process limit)${tag}`);
     try {
-      const p = await runClusterPair({ steps: s.train.steps * 2, warmup: s.train.warmup, backend: s.backend, dirs: [dir('train-w1-pair-a'), dir('train-w1-pair-b')], timeoutMs: timeout });
+      const p = await runClusterPair({ steps: pairSteps, warmup: s.train.warmup, backend: s.backend, dirs: [dir('train-w1-pair-a'), dir('train-w1-pair-b')], timeoutMs: timeout });
       pair = {
         samplesPerSec: p.samplesPerSec,
         overlapSec: p.overlapSec,
@@ -410,7 +415,7 @@ export async function runBench(s: BenchSettings, outDir: string): Promise<BenchR
   const why = memorySteps > s.memorySteps ? ` (at least ${s.memoryMinSeconds} s at ${w2Step.toFixed(1)} ms a step)` : '';
   log(`cluster W=2: ${memorySteps} steps of the reference workload (memory)${why}`);
   try {
-    runs[2] = await runCluster({ world: 2, steps: memorySteps, warmup: s.train.warmup, backend: s.backend, dir: join(outDir, 'train-w2-memory'), timeoutMs: timeout });
+    runs[2] = await runCluster({ world: 2, steps: memorySteps, warmup: Math.min(s.train.warmup, Math.floor(memorySteps / 2)), backend: s.backend, dir: join(outDir, 'train-w2-memory'), timeoutMs: timeout });
   } catch (err) {
     runs[2] = errNote('cluster W=2 (memory run)', err);
   }

@@ -53,16 +53,19 @@ export function settingsFor(quick: boolean, overrides: { backend?: string; pytho
         allReduce: { worlds: [2, 4], sizesBytes: [1, 4, 16, 64].map((m) => m * MiB), iterations: 10, warmup: 2 },
         pointToPoint: { bytes: 16 * MiB, iterations: 20 },
         gloo: { iterations: 8, warmup: 2 },
-        // W=2 settles after ~90 steps (its first 30 are 10-25% slower than the rest); the rounds
-        // measure the steady state after that.
-        train: { steps: 360, warmup: 90 },
+        // The rounds measure the steady state. A W=2 step keeps shortening for ~1,000 steps
+        // (29.5-29.8 ms over steps 90-450, 28.2 over 1,000-1,400; W=1 24.9 -> 24.4-24.6), while V8
+        // is still compiling the step's functions (TurboFan: 470 ms of compiles in steps 0-250,
+        // 130-160 ms in each later 250 up to step 1,000, about 50 after), on the rank's own core
+        // when workers are pinned. The plain loop, the overhead's anchor, warms up as long.
+        train: { steps: 1400, warmup: 1000 },
         scalingRounds: 3,
         // A worker's RSS ramps until V8's first major GC (about 100 s here, whether a step takes 30 ms
         // or 100 ms) and is flat after; a leak verdict needs several such periods (training.ts,
         // WorkerMemory), hence a floor in steps and one in seconds.
         memorySteps: 3000,
         memoryMinSeconds: 300,
-        plain: { steps: 30, warmup: 5, gradSteps: 10 },
+        plain: { steps: 200, warmup: 1000, gradSteps: 10 },
         stockCompare: true,
         ddp: { worlds: [1, 2], steps: 20, warmup: 3 },
         gemm: { reps: 20 },
@@ -75,6 +78,10 @@ export function settingsFor(quick: boolean, overrides: { backend?: string; pytho
     base.memorySteps = overrides.memorySteps;
     base.memoryMinSeconds = 0;
   }
-  if (overrides.trainSteps) base.train.steps = overrides.trainSteps;
+  if (overrides.trainSteps) {
+    base.train.steps = overrides.trainSteps;
+    // At least half of a shorter run is measured.
+    base.train.warmup = Math.min(base.train.warmup, Math.floor(overrides.trainSteps / 2));
+  }
   return base;
 }

@@ -101,10 +101,13 @@ export interface ClusterPair {
   /** sum of both runs' samples/s over the overlap */
   samplesPerSec: number;
   /**
-   * What waiting for the slower of the two at every step would cost them: the mean over all pairs
-   * of their steps of max(a, b), less the mean of a and b (a, b: one step's compute + comm + update
-   * of each run). A data-parallel pair waits like that at every all-reduce; this is its cost with
-   * these two processes' step-to-step variation and no communication at all.
+   * What waiting for the slower of the two at every step would cost them: the mean over the steps
+   * both measured of max(a_k, b_k), less the mean of a and b (a_k, b_k: step k's compute + comm +
+   * update of each run). A data-parallel pair waits like that at every all-reduce; this is its cost
+   * with these two processes' step-to-step variation and no communication at all. Steps are paired
+   * by number, as the ranks of a W=2 run are: the slow steps of two runs of the same code fall on
+   * the same step numbers (V8 compiles and collects at the same points; per-step times of the two
+   * correlate at 0.64-0.66 here), so pairing every step with every other overstates the wait.
    */
   lockstepPenaltyMs: number;
   /** samplesPerSec with lockstepPenaltyMs added to the pair's mean step: the W=2 limit with a free all-reduce */
@@ -117,25 +120,16 @@ export function dropStepSeries(r: ClusterRun): void {
   delete r.stepBusyMs;
 }
 
-/** Mean of max(a, b) over every pair drawn from xs and ys, less the mean of the two means. */
+/** Mean over k of max(xs[k], ys[k]), less the mean of the two means (over the steps both have). */
 export function lockstepPenalty(xs: number[], ys: number[]): number {
-  if (!xs.length || !ys.length) return 0;
-  const b = [...ys].sort((u, v) => u - v);
-  // For each x, the ys above it contribute themselves and the rest contribute x: prefix sums of
-  // the sorted ys make it O(n log n).
-  const suffix = new Float64Array(b.length + 1);
-  for (let i = b.length - 1; i >= 0; i--) suffix[i] = suffix[i + 1]! + b[i]!;
-  let total = 0;
-  for (const x of xs) {
-    let lo = 0, hi = b.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (b[mid]! <= x) lo = mid + 1;
-      else hi = mid;
-    }
-    total += x * lo + suffix[lo]!;
+  const n = Math.min(xs.length, ys.length);
+  if (n === 0) return 0;
+  let sumMax = 0, sum = 0;
+  for (let k = 0; k < n; k++) {
+    sumMax += Math.max(xs[k]!, ys[k]!);
+    sum += xs[k]! + ys[k]!;
   }
-  return total / (xs.length * b.length) - (mean(xs) + mean(ys)) / 2;
+  return sumMax / n - sum / (2 * n);
 }
 
 interface TrainLine {
