@@ -30,11 +30,16 @@ export interface Aggregator {
    */
   combine?(stacked: Float32Array, numTasks: number, shared: { offset: number; size: number }, out: Float32Array, ctx: AggregatorContext): void;
   /**
-   * State that the losses alone cannot rebuild (GradNorm's weights follow gradient norms): saved
-   * with every checkpoint and handed back on resume, identical on every rank.
+   * State that the losses alone cannot rebuild (GradNorm's weights and GradVac's cosine targets
+   * follow the gradients): saved with every checkpoint and handed back on resume and on an elastic
+   * re-form, identical on every rank. An aggregator with loadState() refuses a checkpoint without it.
    */
   state?(): number[];
   loadState?(s: number[]): void;
-  /** stacked: the task weights the last combine() gave the shared gradient, in task order, where it has them (MGDA, CAGrad, GradNorm). */
+  /**
+   * stacked: the task weights the last combine() gave the shared gradient, in task order, where it
+   * has them (MGDA, CAGrad, GradNorm, IMTL-G, Aligned-MTL, GradVac): for all but CAGrad the
+   * shared gradient is sum_t lastWeights[t] g_t.
+   */
   readonly lastWeights?: Float64Array;
 }

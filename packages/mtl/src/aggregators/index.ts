@@ -1,18 +1,26 @@
 import type { Aggregator } from './base';
+import { AlignedMtlAggregator } from './aligned';
 import { CaGradAggregator } from './cagrad';
 import { DwaAggregator } from './dwa';
 import { EqualAggregator } from './equal';
 import { GradNormAggregator } from './gradnorm';
+import { GradVacAggregator } from './gradvac';
+import { ImtlAggregator } from './imtl';
 import { MgdaAggregator } from './mgda';
 import { PcGradAggregator } from './pcgrad';
+import { RlwAggregator } from './rlw';
 import { UwAggregator } from './uw';
 import type { OptimizerSpec } from '../optimizers';
 import { StaticAggregator } from './static';
 
 export type { Aggregator, AggregatorContext } from './base';
-export { CaGradAggregator, DwaAggregator, EqualAggregator, GradNormAggregator, MgdaAggregator, PcGradAggregator, StaticAggregator, UwAggregator };
+export { AlignedMtlAggregator, CaGradAggregator, DwaAggregator, EqualAggregator, GradNormAggregator, GradVacAggregator, ImtlAggregator, MgdaAggregator, PcGradAggregator, RlwAggregator, StaticAggregator, UwAggregator };
 
-export type AggregatorSpec = { name: 'equal' } | { name: 'static'; weights: Record<string, number> } | { name: 'dwa'; temperature?: number } | { name: 'pcgrad'; seed?: number } | { name: 'mgda' } | { name: 'cagrad'; alpha?: number } | { name: 'uw'; tasks: string[]; optimizer: OptimizerSpec } | { name: 'gradnorm'; tasks: string[]; alpha?: number; lr?: number };
+export type AggregatorSpec = { name: 'equal' } | { name: 'static'; weights: Record<string, number> } | { name: 'dwa'; temperature?: number } | { name: 'pcgrad'; seed?: number } | { name: 'mgda' } | { name: 'cagrad'; alpha?: number } | { name: 'uw'; tasks: string[]; optimizer: OptimizerSpec } | { name: 'gradnorm'; tasks: string[]; alpha?: number; lr?: number }
+  | { name: 'imtl' }
+  | { name: 'aligned' }
+  | { name: 'rlw'; seed?: number }
+  | { name: 'gradvac'; tasks: string[]; beta?: number; seed?: number };
 
 export function createAggregator(spec: AggregatorSpec): Aggregator {
   switch (spec.name) {
@@ -34,7 +42,16 @@ export function createAggregator(spec: AggregatorSpec): Aggregator {
     case 'gradnorm':
       if (!Array.isArray(spec.tasks)) throw new Error("gradnorm aggregator needs 'tasks'");
       return new GradNormAggregator(spec.tasks, spec.alpha, spec.lr);
+    case 'imtl':
+      return new ImtlAggregator();
+    case 'aligned':
+      return new AlignedMtlAggregator();
+    case 'rlw':
+      return new RlwAggregator(spec.seed);
+    case 'gradvac':
+      if (!Array.isArray(spec.tasks)) throw new Error("gradvac aggregator needs 'tasks'");
+      return new GradVacAggregator(spec.tasks, spec.beta, spec.seed);
     default:
-      throw new Error(`unknown aggregator '${(spec as { name: string }).name}' (expected equal, static, dwa, uw, pcgrad, mgda, cagrad or gradnorm)`);
+      throw new Error(`unknown aggregator '${(spec as { name: string }).name}' (expected equal, static, dwa, uw, rlw, pcgrad, mgda, cagrad, gradnorm, imtl, aligned or gradvac)`);
   }
 }

@@ -37,8 +37,8 @@ export class PcGradAggregator implements Aggregator {
   }
 }
 
-/** Fisher-Yates over 0..n-1 from the given uniform source. */
-function shuffled(n: number, rng: () => number): number[] {
+/** Fisher-Yates over 0..n-1 from the given uniform source (GradVac shares it). */
+export function shuffled(n: number, rng: () => number): number[] {
   const a = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(rng() * (i + 1));

@@ -55,3 +55,12 @@ export function dot32(a: Float32Array, b: Float32Array): number {
   for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
   return s;
 }
+
+/** out[lo..hi) = sum_t alpha_t g_t over the shared range, accumulated in float64 in task order. */
+export function weightedShared(stacked: Float32Array, numTasks: number, P: number, lo: number, hi: number, alpha: Float64Array, out: Float32Array): void {
+  for (let i = lo; i < hi; i++) {
+    let s = 0;
+    for (let t = 0; t < numTasks; t++) s += alpha[t]! * stacked[t * P + i]!;
+    out[i] = s;
+  }
+}
