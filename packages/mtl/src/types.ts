@@ -28,10 +28,17 @@ export interface ModelSpec {
   tasks: TaskSpec[];
   /** Hidden widths inside each head (default []). */
   head?: number[];
-  /** 'hps' (default): one shared trunk; 'mmoe': `experts` trunks mixed by a softmax gate per task. */
-  architecture?: 'hps' | 'mmoe';
-  /** mmoe: number of experts, each a stack of the `trunk` widths (default 4). */
+  /**
+   * 'hps' (default): one shared trunk; 'mmoe': `experts` trunks mixed by a softmax gate per task;
+   * 'cgc': shared and task-specific experts mixed by a gate per task; 'ple': `levels` stacked CGC layers.
+   */
+  architecture?: 'hps' | 'mmoe' | 'cgc' | 'ple';
+  /** mmoe: number of experts; cgc, ple: number of shared experts (per level). Each a stack of the `trunk` widths (default 4). */
   experts?: number;
+  /** cgc, ple: experts of each task (per level), each a stack of the `trunk` widths (default 1). */
+  taskExperts?: number;
+  /** ple: number of extraction levels; the last is a CGC layer (default 2). */
+  levels?: number;
 }
 
 export interface ParamEntry {

@@ -12,7 +12,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('TensorFlow.js layers format', () => {
-  for (const [activation, architecture] of [['relu', 'hps'], ['gelu', 'hps'], ['elu', 'hps'], ['elu', 'mmoe']] as const) {
+  for (const [activation, architecture] of [['relu', 'hps'], ['gelu', 'hps'], ['elu', 'hps'], ['elu', 'mmoe'], ['tanh', 'cgc'], ['relu', 'ple']] as const) {
     it(`save -> tf.loadLayersModel -> same predictions as MtlModel.predict (${activation}, ${architecture})`, async () => {
       const tf = tfRef();
       const spec: ModelSpec = {
@@ -27,6 +27,8 @@ describe('TensorFlow.js layers format', () => {
         head: [3],
         architecture,
         experts: 3,
+        taskExperts: 2,
+        levels: 3,
       };
       const m = MtlModel.create(spec, 123);
       const out = join(dir, `${activation}-${architecture}`);

@@ -125,6 +125,8 @@ describe('gradients', () => {
     { name: 'elu', spec: { ...tiny, activation: 'elu', trunk: [5, 4] } },
     { name: 'sigmoid, no trunk', spec: { ...tiny, activation: 'sigmoid', trunk: [] } },
     { name: 'mmoe, 3 experts of 2 layers', spec: { ...tiny, architecture: 'mmoe', experts: 3, trunk: [5, 4] } },
+    { name: 'cgc, 2 shared and 2 task experts of 2 layers', spec: { ...tiny, architecture: 'cgc', experts: 2, taskExperts: 2, trunk: [5, 4] } },
+    { name: 'ple, 3 levels of 2 shared and 1 task expert', spec: { ...tiny, architecture: 'ple', experts: 2, taskExperts: 1, levels: 3, trunk: [4] } },
   ];
   for (const { name, spec } of cases) {
     it(`match float64 finite differences per task type with masks honoured (${name})`, () => {

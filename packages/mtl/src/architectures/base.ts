@@ -38,4 +38,4 @@ export interface Architecture {
 }
 
 /** The architecture a spec names (hard parameter sharing unless it says otherwise). */
-export type ArchitectureName = 'hps' | 'mmoe';
+export type ArchitectureName = 'hps' | 'mmoe' | 'cgc' | 'ple';

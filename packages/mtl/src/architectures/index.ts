@@ -1,10 +1,12 @@
 import type { ModelSpec } from '../types';
 import type { Architecture } from './base';
+import { CgcArchitecture } from './cgc';
 import { HpsArchitecture } from './hps';
 import { MmoeArchitecture } from './mmoe';
+import { PleArchitecture } from './ple';
 
 export type { Architecture, DenseDef } from './base';
-export { HpsArchitecture, MmoeArchitecture };
+export { CgcArchitecture, HpsArchitecture, MmoeArchitecture, PleArchitecture };
 
 export function architectureFor(spec: ModelSpec): Architecture {
   switch (spec.architecture ?? 'hps') {
@@ -12,7 +14,11 @@ export function architectureFor(spec: ModelSpec): Architecture {
       return new HpsArchitecture(spec);
     case 'mmoe':
       return new MmoeArchitecture(spec);
+    case 'cgc':
+      return new CgcArchitecture(spec);
+    case 'ple':
+      return new PleArchitecture(spec);
     default:
-      throw new Error(`unknown architecture '${spec.architecture}' (expected hps or mmoe)`);
+      throw new Error(`unknown architecture '${spec.architecture}' (expected hps, mmoe, cgc or ple)`);
   }
 }

@@ -41,8 +41,56 @@ function dense(p: Float64Array | Float32Array, layout: ParamEntry[], name: strin
   return out;
 }
 
+function softmax(z: number[]): number[] {
+  const top = Math.max(...z);
+  const ex = z.map((v) => Math.exp(v - top));
+  const sum = ex.reduce((a, b) => a + b, 0);
+  return ex.map((v) => v / sum);
+}
+
+/**
+ * CGC and PLE (Tang et al., RecSys 2020) from the paper, level by level: at level k the shared
+ * experts read the shared input and task t's experts read t's input; t's gate (softmax from t's
+ * input) mixes the shared experts and t's own into t's next input; below the last level the shared
+ * gate (softmax from the shared input) mixes every expert into the next shared input. Level 0 reads
+ * x everywhere. CGC is one level whose layer names have no level prefix.
+ */
+function refExtraction(spec: ModelSpec, layout: ParamEntry[], p: Float64Array | Float32Array, x: number[], levels: number, prefix: (k: number) => string): Record<string, number[]> {
+  const S = spec.experts ?? 4;
+  const Et = spec.taskExperts ?? 1;
+  const expert = (name: string, input: number[]) => {
+    let h = input;
+    spec.trunk.forEach((_, i) => (h = dense(p, layout, `${name}_${i}`, h, spec.activation)));
+    return h;
+  };
+  const gated = (gate: string, selector: number[], outs: number[][]) => {
+    const g = softmax(dense(p, layout, gate, selector, null));
+    if (g.length !== outs.length) throw new Error(`gate ${gate} has ${g.length} outputs for ${outs.length} experts`);
+    return outs[0]!.map((_, j) => outs.reduce((s, h, e) => s + g[e]! * h[j]!, 0));
+  };
+  let shared = x;
+  let own = spec.tasks.map(() => x);
+  for (let k = 0; k < levels; k++) {
+    const pre = prefix(k);
+    const sharedOut = Array.from({ length: S }, (_, e) => expert(`${pre}expert_${e}`, shared));
+    const taskOut = spec.tasks.map((t, ti) => Array.from({ length: Et }, (_, e) => expert(`${pre}${t.name}_expert_${e}`, own[ti]!)));
+    const next = spec.tasks.map((t, ti) => gated(`${pre}${t.name}_gate`, own[ti]!, [...sharedOut, ...taskOut[ti]!]));
+    if (k < levels - 1) shared = gated(`${pre}gate`, shared, [...sharedOut, ...taskOut.flat()]);
+    own = next;
+  }
+  const out: Record<string, number[]> = {};
+  spec.tasks.forEach((t, ti) => {
+    let z = own[ti]!;
+    (spec.head ?? []).forEach((_, i) => (z = dense(p, layout, `${t.name}_head_${i}`, z, spec.activation)));
+    out[t.name] = dense(p, layout, t.name, z, null);
+  });
+  return out;
+}
+
 /** Logits per task for one example. */
 export function refLogits(spec: ModelSpec, layout: ParamEntry[], p: Float64Array | Float32Array, x: number[]): Record<string, number[]> {
+  if (spec.architecture === 'cgc') return refExtraction(spec, layout, p, x, 1, () => '');
+  if (spec.architecture === 'ple') return refExtraction(spec, layout, p, x, spec.levels ?? 2, (k) => `l${k}_`);
   if (spec.architecture === 'mmoe') {
     // Experts over the input; per task a softmax gate over them from the input, the gated sum, the tower.
     const experts = Array.from({ length: spec.experts ?? 4 }, (_, e) => {
