@@ -74,6 +74,59 @@ describe('parallel variant', () => {
   });
 });
 
+// CGC and PLE in the parallel variant: the shared experts (and, in PLE, everything below the last
+// level that feeds the shared gates) are the trunk, reduced over every worker; a task's own experts,
+// gates and tower are reduced within its group only, which is right because no other task's loss
+// depends on them (packages/mtl/test/architectures.test.ts checks that for every architecture).
+describe.each([
+  ['cgc', 'experts: 2, taskExperts: 2'],
+  // tanh, as in the distributed parity test: with relu, Adam's 25 steps amplified the rounding
+  // differences of the reductions to 1.0e-5 here (half the bound); with tanh 1.2e-7.
+  ['ple', 'experts: 2, taskExperts: 1, levels: 3, activation: tanh'],
+])('parallel variant with the %s architecture', (arch, fields) => {
+  it('groups of 2 give the same parameters as groups of 1; trunk equal everywhere, heads within their group', async () => {
+    const base = tempDir(`parallel-${arch}`);
+    const runFile = join(base, 'run.yaml');
+    writeFileSync(
+      runFile,
+      [
+        'variant: parallel',
+        'seed: 13',
+        'steps: 25',
+        'batchSize: 40',
+        'backend: cpu',
+        'checksumEvery: 5',
+        `model: { trunk: [16, 8], architecture: ${arch}, ${fields} }`,
+        'optimizer: { name: adam, lr: 0.01 }',
+        'data: { source: synthetic, numExamples: 600 }',
+        'tasks:',
+        '  - { name: price, type: regression, data: { numExamples: 400 } }',
+        '  - { name: click, type: binary, weight: 2, optimizer: { name: sgd, lr: 0.1, momentum: 0.9 }, data: { numExamples: 900 } }',
+        '',
+      ].join('\n'),
+    );
+    const out2 = join(base, 'w2');
+    const out4 = join(base, 'w4');
+    const r2 = await mtl(['train', '--config', runFile, '--workers', '2', '--out', out2]);
+    expect(r2.code, r2.stderr).toBe(0);
+    const r4 = await mtl(['train', '--config', runFile, '--workers', '4', '--out', out4]);
+    expect(r4.code, r4.stderr).toBe(0);
+    expect(maxAbsDiff(finalParams(out2), finalParams(out4))).toBeLessThan(TOLERANCE);
+    const s4 = readJson(join(out4, 'summary.json'));
+    const sum = Object.fromEntries(s4.workers.map((w: any) => [w.rank, w.checksum as string]));
+    const trunk = (r: number) => sum[r]!.slice(0, 32);
+    const head = (r: number) => sum[r]!.slice(32);
+    expect(new Set([0, 1, 2, 3].map(trunk)).size).toBe(1);
+    expect(head(0)).toBe(head(2));
+    expect(head(1)).toBe(head(3));
+    expect(head(0)).not.toBe(head(1));
+    const train = readJsonl(join(out4, 'metrics.jsonl')).filter((l) => l.type === 'train');
+    expect(train.length).toBe(25);
+    expect(train[24].losses.price).toBeLessThan(train[0].losses.price);
+    expect(train[24].losses.click).toBeLessThan(train[0].losses.click);
+  });
+});
+
 describe('parallel variant: checkpoints and resume', () => {
   it('a checkpoint holds every head and its optimizer; resumed with 2 workers it is bit-identical, with 4 (groups of 2) within the parity tolerance', async () => {
     const base = tempDir('parallel-resume');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { finalParams, maxAbsDiff, mtl, readJson, tempDir } from './harness';
+import { finalParams, maxAbsDiff, mtl, readJson, readJsonl, tempDir } from './harness';
 
 /**
  * The core promise: with the same seed and global batch size, 1, 2 and 3 workers end with the same
@@ -68,7 +68,7 @@ describe('a rank with an empty share of the batch', () => {
   });
 });
 
-describe.each([['pcgrad'], ['mgda'], ['cagrad'], ['gradnorm']])('stacked aggregator (%s) stays exact when distributed', (method) => {
+describe.each([['pcgrad'], ['mgda'], ['cagrad'], ['gradnorm'], ['imtl'], ['aligned'], ['gradvac']])('stacked aggregator (%s) stays exact when distributed', (method) => {
   it('W = 1, 2, 3 give the same parameters; the T task gradients travel (T times the bytes); the update differs from equal weighting', async () => {
     const base = tempDir(`parity-${method}`);
     const args = [...common, '--optimizer', 'adam', '--lr', '0.01'];
@@ -93,10 +93,51 @@ describe.each([['pcgrad'], ['mgda'], ['cagrad'], ['gradnorm']])('stacked aggrega
   });
 });
 
-describe('mmoe architecture stays exact when distributed', () => {
+describe('random loss weighting (rlw) stays exact when distributed', () => {
+  it('W = 1, 2, 3 give the same parameters and draw the same weights at every step; one fused all-reduce, as equal weighting', async () => {
+    const base = tempDir('parity-rlw');
+    const args = [...common, '--optimizer', 'adam', '--lr', '0.01'];
+    const params: Float32Array[] = [];
+    const weights: Array<Array<Record<string, number>>> = [];
+    for (const w of [1, 2, 3]) {
+      const out = join(base, `w${w}`);
+      const res = await mtl(['train', '--workers', String(w), '--out', out, '--aggregator', 'rlw', ...args]);
+      expect(res.code, res.stderr).toBe(0);
+      params.push(finalParams(out));
+      weights.push(readJsonl(join(out, 'metrics.jsonl')).filter((l) => l.type === 'train').map((l) => l.taskWeights as Record<string, number>));
+    }
+    expect(maxAbsDiff(params[0]!, params[1]!)).toBeLessThan(TOLERANCE);
+    expect(maxAbsDiff(params[0]!, params[2]!)).toBeLessThan(TOLERANCE);
+    // The weights depend on (seed, step) only: the same bits for every W, new ones every step, summing to T.
+    expect(weights[0]).toHaveLength(30);
+    expect(weights[1]).toEqual(weights[0]);
+    expect(weights[2]).toEqual(weights[0]);
+    expect(new Set(weights[0]!.map((w) => JSON.stringify(w))).size).toBe(30);
+    for (const w of weights[0]!) expect(w.reg! + w.bin! + w.cls!).toBeCloseTo(3, 9);
+    const equal = join(base, 'equal');
+    const e = await mtl(['train', '--workers', '2', '--out', equal, ...args]);
+    expect(e.code, e.stderr).toBe(0);
+    expect(maxAbsDiff(params[1]!, finalParams(equal))).toBeGreaterThan(1e-3);
+    // Linear: one fused gradient a step, the bytes of equal weighting.
+    const bytes = (dir: string) => readJson(join(dir, 'summary.json')).bytesSentPerStep as number;
+    const ratio = bytes(join(base, 'w2')) / bytes(equal);
+    expect(ratio).toBeGreaterThan(0.95);
+    expect(ratio).toBeLessThan(1.05);
+  });
+});
+
+describe.each([
+  ['mmoe', ['--experts', '3']],
+  // CGC and PLE (Tang et al., RecSys 2020): shared and per-task experts; PLE stacks three levels.
+  ['cgc', ['--experts', '2', '--task-experts', '2']],
+  // tanh: with relu, one unit of a last-level expert gets near-zero gradients here (Adam's second
+  // moment down to 5e-12), and Adam turns their rounding noise into 3.8e-5 after 30 steps, over the
+  // bound; the gradients themselves agree (SGD with relu: 6e-8). With tanh: 1.5e-7.
+  ['ple', ['--experts', '2', '--task-experts', '1', '--levels', '3', '--activation', 'tanh']],
+])('%s architecture stays exact when distributed', (arch, archArgs) => {
   it('W = 1, 2, 3 give the same parameters; the saved model (experts, gates, towers) predicts the final metrics', async () => {
-    const base = tempDir('parity-mmoe');
-    const args = [...common, '--architecture', 'mmoe', '--experts', '3', '--optimizer', 'adam', '--lr', '0.01'];
+    const base = tempDir(`parity-${arch}`);
+    const args = [...common, '--optimizer', 'adam', '--lr', '0.01', '--architecture', arch, ...archArgs];
     const params: Float32Array[] = [];
     for (const w of [1, 2, 3]) {
       const out = join(base, `w${w}`);

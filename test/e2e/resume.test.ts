@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { finalParams, maxAbsDiff, mtl, readJson, readJsonl, tempDir } from './harness';
 
@@ -60,6 +60,46 @@ describe('checkpoints and resume', () => {
     const c2 = await mtl(['train', '--resume', lost, '--steps', '40', '--workers', '2']);
     expect(c2.code).not.toBe(0);
     expect(c2.stderr).toMatch(/aggregator gradnorm keeps state in its checkpoints, and this checkpoint \(after 20 steps\) has none/);
+  });
+
+  it('gradvac: its cosine targets are kept in the checkpoint, so a resume is bit-identical; a checkpoint without them, or with another aggregator\'s, is refused', async () => {
+    const base = tempDir('gradvac');
+    const gv = [...run, '--aggregator', 'gradvac', '--checkpoint-every', '10'];
+    const straight = join(base, 'straight');
+    const a = await mtl(['train', ...gv, '--steps', '40', '--out', straight]);
+    expect(a.code, a.stderr).toBe(0);
+    const split = join(base, 'split');
+    const b1 = await mtl(['train', ...gv, '--steps', '20', '--out', split]);
+    expect(b1.code, b1.stderr).toBe(0);
+    const file = join(split, 'checkpoints', 'step-20', 'aggregator.json');
+    const saved = readJson(file);
+    expect(saved.aggregator).toBe('gradvac');
+    expect(saved.state).toHaveLength(4); // phi_hat, 2 x 2
+    expect(saved.state[1]).not.toBe(0);
+    expect(saved.state[2]).not.toBe(0);
+    const b2 = await mtl(['train', '--resume', split, '--steps', '40', '--workers', '2']);
+    expect(b2.code, b2.stderr).toBe(0);
+    expect(Buffer.from(finalParams(split).buffer).equals(Buffer.from(finalParams(straight).buffer))).toBe(true);
+    // Every step's weights are in metrics.jsonl, the same after the resume; the update is not equal weighting's.
+    const weights = (dir: string) => readJsonl(join(dir, 'metrics.jsonl')).filter((l) => l.type === 'train').map((l) => l.taskWeights as Record<string, number>);
+    expect(weights(straight)).toHaveLength(40);
+    expect(weights(split)).toEqual(weights(straight));
+    expect(weights(straight).some((w) => w.y !== 1 || w.z !== 1)).toBe(true);
+    // Without its state the continuation would differ, so a checkpoint that lost it is refused ...
+    const lost = join(base, 'lost');
+    const c1 = await mtl(['train', ...gv, '--steps', '20', '--out', lost]);
+    expect(c1.code, c1.stderr).toBe(0);
+    const lostFile = join(lost, 'checkpoints', 'step-20', 'aggregator.json');
+    const kept = readFileSync(lostFile, 'utf8');
+    rmSync(lostFile);
+    const c2 = await mtl(['train', '--resume', lost, '--steps', '40', '--workers', '2']);
+    expect(c2.code).not.toBe(0);
+    expect(c2.stderr).toMatch(/aggregator gradvac keeps state in its checkpoints, and this checkpoint \(after 20 steps\) has none/);
+    // ... and so is one holding another aggregator's state (GradNorm's for two tasks also has 4 numbers).
+    writeFileSync(lostFile, kept.replace('"gradvac"', '"gradnorm"'));
+    const c3 = await mtl(['train', '--resume', lost, '--steps', '40', '--workers', '2']);
+    expect(c3.code).not.toBe(0);
+    expect(c3.stderr).toMatch(/holds the state of aggregator gradnorm, and this run's aggregator is gradvac/);
   });
 
   it('dwa: weights that change with the epochs, W=1 and W=2 agree, and a resume mid-epoch is bit-identical', async () => {

@@ -5,6 +5,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { describeIssues, runConfigSchema, type RunConfig } from '@mtl/protocol';
 
+/** Aggregators that combine the T global task gradients on the trunk (the stacked path). */
+const STACKED_AGGREGATORS: ReadonlySet<string> = new Set(['pcgrad', 'mgda', 'cagrad', 'gradnorm', 'imtl', 'aligned', 'gradvac']);
+
 /** Flags that describe a run; shared by `train`, `coordinator` and `compare`. */
 export function addRunOptions(cmd: Command): Command {
   return cmd
@@ -20,13 +23,15 @@ export function addRunOptions(cmd: Command): Command {
     .option('--trunk <widths>', 'hidden widths of the shared MLP trunk, e.g. 64,64', intList('--trunk'))
     .option('--head <widths>', 'hidden widths inside each task head (default none)', intList('--head', true))
     .addOption(new Option('--activation <name>', 'activation of hidden layers').choices(['relu', 'tanh', 'sigmoid', 'elu', 'gelu', 'linear']))
-    .addOption(new Option('--architecture <name>', 'hps: one shared trunk; mmoe: experts (each of the trunk widths) mixed by a gate per task').choices(['hps', 'mmoe']))
-    .option('--experts <n>', 'mmoe: number of experts (default 4)', positiveInt('--experts'))
+    .addOption(new Option('--architecture <name>', 'hps: one shared trunk; mmoe: experts (each of the trunk widths) mixed by a gate per task; cgc: shared and per-task experts mixed by a gate per task; ple: --levels stacked cgc layers').choices(['hps', 'mmoe', 'cgc', 'ple']))
+    .option('--experts <n>', 'mmoe: number of experts; cgc, ple: shared experts per level (default 4)', positiveInt('--experts'))
+    .option('--task-experts <n>', 'cgc, ple: experts of each task per level (default 1)', positiveInt('--task-experts'))
+    .option('--levels <n>', 'ple: extraction levels (default 2)', positiveInt('--levels'))
     .addOption(new Option('--optimizer <name>', 'optimizer').choices(['sgd', 'adam']))
     .option('--lr <x>', 'learning rate', positiveFloat('--lr'))
     .option('--momentum <x>', 'SGD momentum', float('--momentum'))
     .option('--weight-decay <x>', 'L2 weight decay', float('--weight-decay'))
-    .addOption(new Option('--aggregator <name>', 'how task gradients combine (dwa: Dynamic Weight Average; uw: uncertainty weighting; gradnorm: GradNorm; pcgrad, mgda, cagrad: gradient surgery; these need the distributed variant)').choices(['equal', 'static', 'dwa', 'uw', 'gradnorm', 'pcgrad', 'mgda', 'cagrad']))
+    .addOption(new Option('--aggregator <name>', 'how task gradients combine (dwa: Dynamic Weight Average; uw: uncertainty weighting; rlw: random loss weighting; gradnorm: GradNorm; imtl: IMTL-G; aligned: Aligned-MTL; pcgrad, gradvac, mgda, cagrad: gradient surgery; these need the distributed variant)').choices(['equal', 'static', 'dwa', 'uw', 'rlw', 'gradnorm', 'imtl', 'aligned', 'pcgrad', 'gradvac', 'mgda', 'cagrad']))
     .option('--dwa-temperature <x>', 'temperature T of the dwa aggregator (default 2)', positiveFloat('--dwa-temperature'))
     .option('--examples <n>', 'synthetic dataset size', positiveInt('--examples'))
     .option('--input-dim <n>', 'synthetic feature dimension', positiveInt('--input-dim'))
@@ -57,6 +62,8 @@ export interface RunFlags {
   activation?: string;
   architecture?: string;
   experts?: number;
+  taskExperts?: number;
+  levels?: number;
   optimizer?: string;
   lr?: number;
   momentum?: number;
@@ -142,6 +149,8 @@ export function resolveRunConfig(flags: RunFlags, extra: Record<string, unknown>
   set(model, 'activation', flags.activation);
   set(model, 'architecture', flags.architecture);
   set(model, 'experts', flags.experts);
+  set(model, 'taskExperts', flags.taskExperts);
+  set(model, 'levels', flags.levels);
   cfg.model = model;
   const opt = section('optimizer');
   set(opt, 'name', flags.optimizer);
@@ -181,7 +190,8 @@ export function resolveRunConfig(flags: RunFlags, extra: Record<string, unknown>
     names.add(t.name);
   }
   if (run.aggregator.name !== 'equal' && run.aggregator.name !== 'static' && run.variant === 'parallel') {
-    throw new ConfigError(`invalid run configuration: aggregator ${run.aggregator.name} combines the tasks of one shared batch and needs the distributed variant (the parallel variant weighs each task by its tasks[].weight)`);
+    const how = STACKED_AGGREGATORS.has(run.aggregator.name) ? "needs every task's global gradient on one shared batch (it all-reduces the T task gradients stacked)" : 'combines the tasks of one shared batch';
+    throw new ConfigError(`invalid run configuration: aggregator ${run.aggregator.name} ${how} and needs the distributed variant (the parallel variant weighs each task by its tasks[].weight)`);
   }
   if (run.aggregator.name === 'static' && run.aggregator.weights) {
     for (const k of Object.keys(run.aggregator.weights)) {

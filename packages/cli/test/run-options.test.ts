@@ -38,6 +38,13 @@ describe('run configuration', () => {
     expect(cfg.placement).toEqual({ a: [0, 2], b: [1] });
   });
 
+  it('parses the cgc and ple architectures: shared experts, experts per task, levels', () => {
+    expect(resolveRunConfig(parseTrain(['--architecture', 'cgc', '--experts', '2', '--task-experts', '3'])).model).toMatchObject({ architecture: 'cgc', experts: 2, taskExperts: 3 });
+    expect(resolveRunConfig(parseTrain(['--architecture', 'ple', '--levels', '3'])).model).toMatchObject({ architecture: 'ple', experts: 4, taskExperts: 1, levels: 3 });
+    expect(() => parseTrain(['--levels', '0'])).toThrow(/--levels expects a positive integer, got '0'/);
+    expect(() => parseTrain(['--architecture', 'pl'])).toThrow(/Allowed choices are hps, mmoe, cgc, ple/);
+  });
+
   it('names bad flags, bad fields and duplicate tasks', () => {
     expect(() => parseTrain(['--steps', 'many'])).toThrow(/--steps expects a number, got 'many'/);
     expect(() => parseTrain(['--batch-size', '0'])).toThrow(/--batch-size expects a positive integer/);
@@ -55,5 +62,22 @@ describe('run configuration', () => {
     writeFileSync(list, '- 1\n- 2\n');
     expect(() => resolveRunConfig({ config: list })).toThrow(/must hold a mapping/);
     expect(() => resolveRunConfig({ config: join(dir, 'missing.yaml') })).toThrow(/cannot read run file .*missing\.yaml/);
+  });
+
+  it('rlw, imtl, aligned and gradvac: parsed with their defaults, and refused in the parallel variant saying why', () => {
+    expect(resolveRunConfig(parseTrain(['--aggregator', 'rlw'])).aggregator).toEqual({ name: 'rlw' });
+    expect(resolveRunConfig(parseTrain(['--aggregator', 'imtl'])).aggregator).toEqual({ name: 'imtl' });
+    expect(resolveRunConfig(parseTrain(['--aggregator', 'aligned'])).aggregator).toEqual({ name: 'aligned' });
+    expect(resolveRunConfig(parseTrain(['--aggregator', 'gradvac'])).aggregator).toEqual({ name: 'gradvac', beta: 0.5 });
+    const dir = mkdtempSync(join(tmpdir(), 'mtl-opts-'));
+    const file = join(dir, 'run.yaml');
+    writeFileSync(file, 'aggregator: { name: gradvac, beta: 0.1 }\n');
+    expect(resolveRunConfig(parseTrain(['--config', file])).aggregator).toEqual({ name: 'gradvac', beta: 0.1 });
+    writeFileSync(file, 'aggregator: { name: gradvac, beta: 0 }\n');
+    expect(() => resolveRunConfig(parseTrain(['--config', file]))).toThrow(/aggregator\.beta/);
+    for (const name of ['imtl', 'aligned', 'gradvac', 'pcgrad']) {
+      expect(() => resolveRunConfig(parseTrain(['--aggregator', name, '--variant', 'parallel']))).toThrow(new RegExp(`aggregator ${name} needs every task's global gradient on one shared batch .* needs the distributed variant`));
+    }
+    expect(() => resolveRunConfig(parseTrain(['--aggregator', 'rlw', '--variant', 'parallel']))).toThrow(/aggregator rlw combines the tasks of one shared batch and needs the distributed variant/);
   });
 });

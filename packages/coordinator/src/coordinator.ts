@@ -57,7 +57,11 @@ export interface CoordinatorOptions {
 
 export type RunStatus = 'completed' | 'failed' | 'aborted';
 
-/** Aggregators whose state is a function of the losses seen so far: a resumed or re-formed run replays them. */
+/**
+ * Aggregators whose state is a function of the losses seen so far: a resumed or re-formed run replays
+ * them. Any other aggregator state (GradNorm, GradVac: Aggregator.state()) travels in the `params`
+ * messages to checkpoints/step-N/aggregator.json and back in `assign.resume`.
+ */
 const STATEFUL_AGGREGATORS: ReadonlySet<string> = new Set(['dwa', 'uw']);
 
 export interface RunSummary {
@@ -171,6 +175,12 @@ export class Coordinator {
     this.dir = new RunDirectory(opts.outDir);
     this.finished = new Promise((resolve) => (this.finish = resolve));
     this.resumeFrom = opts.resume;
+    // An aggregator's saved state means something only to the aggregator that wrote it (GradNorm's
+    // weights and GradVac's cosine targets can even have the same length).
+    const saved = opts.resume?.aggregator ? opts.resume.aggregatorName : undefined;
+    if (saved && saved !== opts.config.aggregator.name) {
+      throw new Error(`checkpoint ${opts.resume!.dir} holds the state of aggregator ${saved}, and this run's aggregator is ${opts.config.aggregator.name}: resume with --aggregator ${saved}`);
+    }
     if (opts.resume) {
       this.nextStepToWrite = opts.resume.step;
       const dropped = this.dir.truncateMetricsFrom(opts.resume.step).lines;

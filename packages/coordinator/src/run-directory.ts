@@ -124,8 +124,10 @@ export interface Checkpoint {
   dir: string;
   params: Uint8Array;
   optimizer: { stepCount: number; buffers: Uint8Array[] };
-  /** The aggregator's own state (GradNorm's weights), where it keeps one. */
+  /** The aggregator's own state (GradNorm's weights, GradVac's cosine targets), where it keeps one. */
   aggregator?: number[];
+  /** The aggregator that wrote `aggregator`, as aggregator.json names it. */
+  aggregatorName?: string;
 }
 
 /** The newest complete checkpoint of a run directory, or undefined when it has none. */
@@ -146,13 +148,16 @@ export function latestCheckpoint(runDir: string): Checkpoint | undefined {
   for (let i = 0; i < state.optimizerBuffers; i++) buffers.push(readFileSync(join(cdir, `optimizer-${i}.bin`)));
   const aggregatorFile = join(cdir, 'aggregator.json');
   let aggregator: number[] | undefined;
+  let aggregatorName: string | undefined;
   if (existsSync(aggregatorFile)) {
     try {
-      aggregator = JSON.parse(readFileSync(aggregatorFile, 'utf8')).state;
+      const saved = JSON.parse(readFileSync(aggregatorFile, 'utf8'));
+      aggregator = saved.state;
+      if (typeof saved.aggregator === 'string') aggregatorName = saved.aggregator;
     } catch (err) {
       throw new Error(`checkpoint ${aggregatorFile} cannot be read: ${(err as Error).message}`);
     }
     if (!Array.isArray(aggregator) || aggregator.some((v) => typeof v !== 'number' || !Number.isFinite(v))) throw new Error(`checkpoint ${aggregatorFile}: "state" must be an array of finite numbers`);
   }
-  return { step: state.step, dir: cdir, params: readFileSync(join(cdir, 'params.bin')), optimizer: { stepCount: state.optimizerStepCount, buffers }, ...(aggregator ? { aggregator } : {}) };
+  return { step: state.step, dir: cdir, params: readFileSync(join(cdir, 'params.bin')), optimizer: { stepCount: state.optimizerStepCount, buffers }, ...(aggregator ? { aggregator } : {}), ...(aggregatorName ? { aggregatorName } : {}) };
 }

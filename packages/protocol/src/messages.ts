@@ -51,7 +51,7 @@ export const messageSchemas = {
         optimizer: z.object({ stepCount: z.number().int().nonnegative(), buffers: z.array(bytes) }),
         /** Stateful aggregators (DWA): the global per-task losses of every step before startStep, from metrics.jsonl, in step order. */
         stepLosses: z.array(z.record(z.string(), z.number())).optional(),
-        /** The aggregator's own state at the checkpoint (GradNorm's weights). */
+        /** The aggregator's own state at the checkpoint, where it keeps one (GradNorm's weights, GradVac's cosine targets). */
         aggregator: z.array(finite).optional(),
       })
       .optional(),
@@ -93,7 +93,7 @@ export const messageSchemas = {
     updateMs: finite,
     bytesSent: finite,
     tensors: z.number().int(),
-    /** The weight each task's gradient got (aggregators that learn or compute them: dwa, uw, gradnorm, mgda, cagrad). */
+    /** The weight each task's gradient got (aggregators that learn or compute them: all but equal and static). */
     taskWeights: perTask.optional(),
   }),
   /** worker (rank 0) -> coordinator: validation metrics over the whole validation set. */
@@ -105,7 +105,7 @@ export const messageSchemas = {
     params: bytes,
     checksum: z.string(),
     optimizer: z.object({ stepCount: z.number().int().nonnegative(), buffers: z.array(bytes) }),
-    /** The aggregator's own state (GradNorm's weights), kept with the checkpoint. */
+    /** The aggregator's own state, where it keeps one (GradNorm's weights, GradVac's cosine targets), kept with the checkpoint. */
     aggregator: z.array(finite).optional(),
   }),
   /** worker -> coordinator: finished all steps. */

@@ -71,10 +71,17 @@ export const modelSchema = z.strictObject({
   trunk: z.array(positiveInt).min(1).default([64, 64]),
   head: z.array(positiveInt).default([]),
   activation: z.enum(['relu', 'tanh', 'sigmoid', 'elu', 'gelu', 'linear']).default('relu'),
-  /** hps: one shared trunk (hard parameter sharing); mmoe: `experts` trunks mixed by a softmax gate per task (Ma et al., KDD 2018). */
-  architecture: z.enum(['hps', 'mmoe']).default('hps'),
-  /** mmoe: number of experts, each a stack of the trunk widths. */
+  /**
+   * hps: one shared trunk (hard parameter sharing); mmoe: `experts` trunks mixed by a softmax gate per task (Ma et al., KDD 2018);
+   * cgc: shared and per-task experts mixed by a gate per task; ple: `levels` stacked CGC layers with shared gates between them (Tang et al., RecSys 2020).
+   */
+  architecture: z.enum(['hps', 'mmoe', 'cgc', 'ple']).default('hps'),
+  /** mmoe: number of experts; cgc, ple: number of shared experts (per level). Each a stack of the trunk widths. */
   experts: positiveInt.max(64).default(4),
+  /** cgc, ple: number of experts of each task (per level), each a stack of the trunk widths. */
+  taskExperts: positiveInt.max(64).default(1),
+  /** ple: number of extraction levels (the last one is a CGC layer). */
+  levels: positiveInt.max(16).default(2),
 });
 
 export const optimizerSchema = z.strictObject({
@@ -103,6 +110,14 @@ export const aggregatorSchema = z.discriminatedUnion('name', [
   z.strictObject({ name: z.literal('cagrad'), alpha: z.number().nonnegative().default(0.5) }),
   /** GradNorm (distributed variant): T per-task gradients all-reduced; task weights that balance their norms, learned at rate lr with asymmetry alpha. */
   z.strictObject({ name: z.literal('gradnorm'), alpha: z.number().nonnegative().default(1.5), lr: z.number().positive().default(0.025) }),
+  /** Random loss weighting, RLW (distributed variant): T softmax of T normal draws per step, seeded by (seed, step). */
+  z.strictObject({ name: z.literal('rlw') }),
+  /** IMTL-G (distributed variant): T per-task gradients all-reduced; the trunk combination with equal projections on every task's unit gradient. */
+  z.strictObject({ name: z.literal('imtl') }),
+  /** Aligned-MTL (distributed variant): T per-task gradients all-reduced; their components aligned to equal norm and orthogonal (Gram eigendecomposition). */
+  z.strictObject({ name: z.literal('aligned') }),
+  /** GradVac (distributed variant): T per-task gradients all-reduced; pairwise cosines raised to targets tracked with rate beta (kept in checkpoints). */
+  z.strictObject({ name: z.literal('gradvac'), beta: z.number().gt(0).max(1).default(0.5) }),
 ]);
 
 export const backendSchema = z.enum(['auto', 'node-gpu', 'node', 'wasm', 'cpu']);
@@ -153,6 +168,8 @@ export function modelSpecOf(config: RunConfig, inputDim: number) {
     activation: config.model.activation,
     architecture: config.model.architecture,
     experts: config.model.experts,
+    taskExperts: config.model.taskExperts,
+    levels: config.model.levels,
     tasks: config.tasks.map((t) => ({ name: t.name, type: t.type })),
   };
 }

@@ -55,6 +55,14 @@ export class DistributedTrainer extends Trainer {
               ? { name: 'cagrad', alpha: agg.alpha }
             : agg.name === 'gradnorm'
               ? { name: 'gradnorm', tasks: config.tasks.map((t) => t.name), alpha: agg.alpha, lr: agg.lr }
+            : agg.name === 'imtl'
+              ? { name: 'imtl' }
+            : agg.name === 'aligned'
+              ? { name: 'aligned' }
+            : agg.name === 'gradvac'
+              ? { name: 'gradvac', tasks: config.tasks.map((t) => t.name), beta: agg.beta, seed: config.seed }
+            : agg.name === 'rlw'
+              ? { name: 'rlw', seed: config.seed }
             : agg.name === 'uw'
               ? { name: 'uw', tasks: config.tasks.map((t) => t.name), optimizer: config.optimizer }
               : { name: 'equal' },
