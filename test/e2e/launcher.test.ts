@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
+import { runLocalCluster } from '@mtl/cli';
+import { runConfigSchema } from '@mtl/protocol';
 import { MtlProcess, readJson, tempDir } from './harness';
 
 function alive(pid: number): boolean {
@@ -49,4 +51,16 @@ describe('mtl train as a process tree', () => {
     expect(await waitGone(workers.map((w) => w.pid))).toEqual([]);
     expect(readJson(join(out, 'summary.json')).status).toBe('failed');
   });
+
+  it('a worker that dies before it joins fails the run naming it, instead of the coordinator waiting for another', async () => {
+    const out = join(tempDir('early-exit'), 'run');
+    const config = runConfigSchema.parse({ runId: 'early-exit', steps: 5, batchSize: 32, backend: 'cpu' });
+    // An unknown flag: every worker process exits with code 1 at start, before it connects.
+    const code = await runLocalCluster({ config, workers: 2, outDir: out, logFormat: 'json', report: false, workerArgs: ['--no-such-flag'] });
+    expect(code).toBe(1);
+    const summary = readJson(join(out, 'summary.json'));
+    expect(summary.status).toBe('failed');
+    expect(summary.error).toMatch(/worker-[01] exited with code 1 before the ring formed/);
+  });
 });
+

@@ -109,9 +109,12 @@ export async function runLocalCluster(opts: LocalClusterOptions): Promise<number
       track(worker);
       forward(worker, `[rank ${i}] `);
       void exited(worker).then((code) => {
-        // A worker that dies early is reported by the coordinator (it sees the socket close); if the
-        // coordinator is already gone, nothing else will stop the rest.
-        if (code !== 0 && coordinator.exitCode !== null) killAll('SIGTERM');
+        if (code === 0) return;
+        // A worker that dies once it joined is reported by the coordinator (it sees the socket
+        // close); one that dies before it joined only the launcher sees, so it tells the
+        // coordinator; if the coordinator is already gone, nothing else will stop the rest.
+        if (coordinator.exitCode !== null) killAll('SIGTERM');
+        else if (coordinator.connected) coordinator.send({ type: 'worker-exited', name: `worker-${i}`, code });
       });
     }
     const code = await coordinatorExit;

@@ -228,6 +228,16 @@ export class Coordinator {
     this.fail(reason, 'aborted', true);
   }
 
+  /**
+   * A worker process the caller launched (`mtl train`) has exited with `code`. Before the first
+   * ring forms, the coordinator would keep its place open for another worker, which on a local
+   * cluster never comes: the run fails naming it. Later its closed socket says all there is.
+   */
+  workerProcessExited(name: string, code: number): void {
+    if (this.phase !== 'admitting' || code === 0) return;
+    this.fail(`${name} exited with code ${code} before the ring formed (its log above says why)`, 'failed', true);
+  }
+
   async close(): Promise<void> {
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.readyTimer);

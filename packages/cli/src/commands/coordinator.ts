@@ -69,6 +69,10 @@ export async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   process.once('SIGINT', () => stop('interrupted (SIGINT)'));
   process.once('SIGTERM', () => stop('terminated (SIGTERM)'));
   exitWithParent(() => stop('the launcher went away'));
+  // mtl train tells its coordinator when a worker process it launched exits.
+  process.on('message', (m: { type?: string; name?: unknown; code?: unknown }) => {
+    if (m?.type === 'worker-exited' && typeof m.name === 'string' && typeof m.code === 'number') coordinator.workerProcessExited(m.name, m.code);
+  });
   const summary = await coordinator.run();
   // Give the shutdown orders a moment to reach the workers before the sockets close.
   await new Promise((r) => setTimeout(r, 200));
