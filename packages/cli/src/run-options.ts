@@ -8,6 +8,15 @@ import { describeIssues, runConfigSchema, type RunConfig } from '@mtl/protocol';
 /** Aggregators that combine the T global task gradients on the trunk (the stacked path). */
 const STACKED_AGGREGATORS: ReadonlySet<string> = new Set(['pcgrad', 'mgda', 'cagrad', 'gradnorm', 'imtl', 'aligned', 'gradvac']);
 
+/** Flags that set one parameter of one aggregator (the run file's aggregator fields). */
+const AGGREGATOR_PARAMS = [
+  { flag: '--dwa-temperature', key: 'dwaTemperature', aggregator: 'dwa', field: 'temperature' },
+  { flag: '--cagrad-alpha', key: 'cagradAlpha', aggregator: 'cagrad', field: 'alpha' },
+  { flag: '--gradnorm-alpha', key: 'gradnormAlpha', aggregator: 'gradnorm', field: 'alpha' },
+  { flag: '--gradnorm-lr', key: 'gradnormLr', aggregator: 'gradnorm', field: 'lr' },
+  { flag: '--gradvac-beta', key: 'gradvacBeta', aggregator: 'gradvac', field: 'beta' },
+] as const;
+
 /** Flags that describe a run; shared by `train`, `coordinator` and `compare`. */
 export function addRunOptions(cmd: Command): Command {
   return cmd
@@ -33,6 +42,10 @@ export function addRunOptions(cmd: Command): Command {
     .option('--weight-decay <x>', 'L2 weight decay', float('--weight-decay'))
     .addOption(new Option('--aggregator <name>', 'how task gradients combine (dwa: Dynamic Weight Average; uw: uncertainty weighting; rlw: random loss weighting; gradnorm: GradNorm; imtl: IMTL-G; aligned: Aligned-MTL; pcgrad, gradvac, mgda, cagrad: gradient surgery; these need the distributed variant)').choices(['equal', 'static', 'dwa', 'uw', 'rlw', 'gradnorm', 'imtl', 'aligned', 'pcgrad', 'gradvac', 'mgda', 'cagrad']))
     .option('--dwa-temperature <x>', 'temperature T of the dwa aggregator (default 2)', positiveFloat('--dwa-temperature'))
+    .option('--cagrad-alpha <x>', 'radius alpha of the cagrad aggregator, a share of the mean gradient\'s norm (default 0.5)', float('--cagrad-alpha'))
+    .option('--gradnorm-alpha <x>', 'asymmetry alpha of the gradnorm aggregator (default 1.5)', float('--gradnorm-alpha'))
+    .option('--gradnorm-lr <x>', 'learning rate of the gradnorm aggregator\'s task weights (default 0.025)', positiveFloat('--gradnorm-lr'))
+    .option('--gradvac-beta <x>', 'rate beta of the gradvac aggregator\'s moving cosine targets, in (0, 1] (default 0.5)', positiveFloat('--gradvac-beta'))
     .option('--examples <n>', 'synthetic dataset size', positiveInt('--examples'))
     .option('--input-dim <n>', 'synthetic feature dimension', positiveInt('--input-dim'))
     .option('--correlation <x>', 'synthetic task correlation in [-1, 1]', float('--correlation'))
@@ -70,6 +83,10 @@ export interface RunFlags {
   weightDecay?: number;
   aggregator?: string;
   dwaTemperature?: number;
+  cagradAlpha?: number;
+  gradnormAlpha?: number;
+  gradnormLr?: number;
+  gradvacBeta?: number;
   examples?: number;
   inputDim?: number;
   correlation?: number;
@@ -159,9 +176,11 @@ export function resolveRunConfig(flags: RunFlags, extra: Record<string, unknown>
   set(opt, 'weightDecay', flags.weightDecay);
   cfg.optimizer = opt;
   if (flags.aggregator) cfg.aggregator = { ...section('aggregator'), name: flags.aggregator };
-  if (flags.dwaTemperature !== undefined) {
-    if (section('aggregator').name !== 'dwa') throw new ConfigError('--dwa-temperature applies to the dwa aggregator; add --aggregator dwa');
-    cfg.aggregator = { ...section('aggregator'), temperature: flags.dwaTemperature };
+  for (const p of AGGREGATOR_PARAMS) {
+    const v = flags[p.key];
+    if (v === undefined) continue;
+    if (section('aggregator').name !== p.aggregator) throw new ConfigError(`${p.flag} applies to the ${p.aggregator} aggregator; add --aggregator ${p.aggregator}`);
+    cfg.aggregator = { ...section('aggregator'), [p.field]: v };
   }
   let data = section('data');
   if (flags.data) {

@@ -56,6 +56,11 @@ describe('run configuration', () => {
     expect(resolveRunConfig(parseTrain(['--aggregator', 'dwa'])).aggregator).toEqual({ name: 'dwa', temperature: 2 });
     expect(resolveRunConfig(parseTrain(['--aggregator', 'dwa', '--dwa-temperature', '0.5'])).aggregator).toEqual({ name: 'dwa', temperature: 0.5 });
     expect(() => resolveRunConfig(parseTrain(['--dwa-temperature', '3']))).toThrow(/--dwa-temperature applies to the dwa aggregator; add --aggregator dwa/);
+    expect(resolveRunConfig(parseTrain(['--aggregator', 'gradnorm', '--gradnorm-alpha', '0.5', '--gradnorm-lr', '0.1'])).aggregator).toEqual({ name: 'gradnorm', alpha: 0.5, lr: 0.1 });
+    expect(resolveRunConfig(parseTrain(['--aggregator', 'cagrad', '--cagrad-alpha', '0.2'])).aggregator).toEqual({ name: 'cagrad', alpha: 0.2 });
+    expect(resolveRunConfig(parseTrain(['--aggregator', 'gradvac', '--gradvac-beta', '0.1'])).aggregator).toEqual({ name: 'gradvac', beta: 0.1 });
+    expect(() => resolveRunConfig(parseTrain(['--aggregator', 'gradvac', '--gradvac-beta', '2']))).toThrow(/aggregator\.beta/);
+    expect(() => resolveRunConfig(parseTrain(['--aggregator', 'mgda', '--gradnorm-lr', '0.1']))).toThrow(/--gradnorm-lr applies to the gradnorm aggregator; add --aggregator gradnorm/);
     expect(() => resolveRunConfig(parseTrain(['--aggregator', 'dwa', '--variant', 'parallel']))).toThrow(/aggregator dwa .* needs the distributed variant/);
     const dir = mkdtempSync(join(tmpdir(), 'mtl-opts-'));
     const list = join(dir, 'list.yaml');
