@@ -57,6 +57,45 @@ describe('elastic training (--max-restarts)', () => {
     await expectSameAsResumed(dir, out, from, 2);
   });
 
+  it('parallel variant: a worker of a two-worker task group killed mid-run; the groups are placed again for the two left and the run completes as a resume with two would', async () => {
+    const dir = tempDir('elastic-parallel');
+    const out = join(dir, 'run');
+    // Round-robin over three workers: y = [0, 2], c = [1]; after the loss y = [0], c = [1].
+    const train = new MtlProcess(['train', '--variant', 'parallel', '--workers', '3', '--max-restarts', '1', '--out', out, ...workload]);
+    await train.waitFor(/checkpoint written to checkpoints\/step-300/, 90_000);
+    const before = readJson(join(out, 'config.json'));
+    expect(before.placement).toEqual({ y: [0, 2], c: [1] });
+    const workers = before.workers as Array<{ rank: number; pid: number; name: string }>;
+    process.kill(workers[2]!.pid, 'SIGKILL');
+    const res = await train.exit;
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr).toMatch(/worker worker-2 \(rank 2, host 127\.0\.0\.1, pid \d+\) disconnected at step \d+ .*re-forming the ring with the 2 worker\(s\) left \(restart 1 of 1\)/);
+    const summary = readJson(join(out, 'summary.json'));
+    expect(summary).toMatchObject({ status: 'completed', restarts: 1, world: 2, steps: 2000, placement: { y: [0], c: [1] } });
+    const lines = readJsonl(join(out, 'metrics.jsonl'));
+    const restart = lines.filter((l) => l.type === 'restart');
+    expect(restart.length).toBe(1);
+    const from = restart[0].step as number;
+    expect(from).toBeGreaterThanOrEqual(300);
+    expect(lines.filter((l) => l.type === 'train').map((l) => l.step)).toEqual([...Array(2000).keys()]);
+    const after = readJson(join(out, 'config.json'));
+    expect(after.placement).toEqual({ y: [0], c: [1] });
+    expect((after.workers as Array<{ pid: number }>).map((w) => w.pid)).toEqual([workers[0]!.pid, workers[1]!.pid]);
+    await expectSameAsResumed(dir, out, from, 2);
+  });
+
+  it('parallel variant with --placement: a lost worker fails the run (the placement names its ranks)', async () => {
+    const out = join(tempDir('elastic-placed'), 'run');
+    const train = new MtlProcess(['train', '--variant', 'parallel', '--workers', '3', '--placement', 'y=0,2;c=1', '--max-restarts', '1', '--out', out, ...workload]);
+    await train.waitFor(/checkpoint written to checkpoints\/step-100/, 90_000);
+    const workers = readJson(join(out, 'config.json')).workers as Array<{ pid: number }>;
+    process.kill(workers[2]!.pid, 'SIGKILL');
+    const res = await train.exit;
+    expect(res.code).toBe(1);
+    expect(readJson(join(out, 'summary.json'))).toMatchObject({ status: 'failed' });
+    expect(res.stderr).toMatch(/run failed: worker worker-2 \(rank 2, host 127\.0\.0\.1, pid \d+\) disconnected/);
+  });
+
   it('a frozen worker (SIGSTOP: no disconnect, its peers stuck in a collective) is found by its missed heartbeats and left out', async () => {
     const dir = tempDir('elastic-frozen');
     const runFile = join(dir, 'run.json');

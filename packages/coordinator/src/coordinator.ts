@@ -163,7 +163,8 @@ export class Coordinator {
   private finish!: (s: RunSummary) => void;
   private readonly finished: Promise<RunSummary>;
   private summary?: RunSummary;
-  private readonly placement?: Placement;
+  /** Parallel variant: the task groups of the current ring (placed again when a re-form changes its size). */
+  private placement?: Placement;
   private readonly taskInfo: Record<string, { trainSize: number; valSize: number; stepsPerEpoch: number }> = {};
   /** Resuming a run with a stateful aggregator: the losses of the steps before the checkpoint. */
   private stepLosses?: Array<Record<string, number>>;
@@ -600,7 +601,7 @@ export class Coordinator {
     const max = this.opts.maxWorkers ?? this.opts.workers;
     const running = `run ${this.config.runId} has already formed its ring of ${this.links.length}`;
     if (max <= this.opts.workers) return `${running}; not admitting (a coordinator started with --max-workers lets workers join a running ring)`;
-    if (this.config.variant !== 'distributed') return `${running}; a ring of the ${this.config.variant} variant does not grow (its placement depends on its size)`;
+    if (!this.elastic()) return `${running}; a parallel ring placed by --placement does not grow (the placement names its ranks)`;
     if (!['forming', 'training', 'reforming'].includes(this.phase)) return `${running}; not admitting while the run is ${this.phase}`;
     if (this.links.length + this.joiners.length >= max) return `${running}${this.joiners.length ? ` and ${this.joiners.length} waiting to join` : ''}; --max-workers is ${max}`;
     return undefined;
@@ -673,7 +674,16 @@ export class Coordinator {
   }
 
   private mayReform(): boolean {
-    return this.config.variant === 'distributed' && this.restarts < (this.opts.maxRestarts ?? 0) && ['forming', 'training', 'reforming'].includes(this.phase);
+    return this.elastic() && this.restarts < (this.opts.maxRestarts ?? 0) && ['forming', 'training', 'reforming'].includes(this.phase);
+  }
+
+  /**
+   * Whether the ring may change size: always in the distributed variant; in the parallel one when
+   * its groups are placed round-robin (they are placed again for the new size, and a parallel
+   * checkpoint holds every head and its optimizer state), not when --placement names the ranks.
+   */
+  private elastic(): boolean {
+    return this.config.variant === 'distributed' || !this.config.placement;
   }
 
   /** A worker is gone: re-form without it while restarts remain, else fail the run naming it. */
@@ -711,6 +721,14 @@ export class Coordinator {
       this.newcomers.add(l);
     }
     this.joiners = [];
+    if (this.config.variant === 'parallel') {
+      // The task groups for the ring's new size, round-robin as at the start.
+      try {
+        this.placement = placeTasks(this.config.tasks.map((t) => t.name), this.links.length);
+      } catch (err) {
+        return this.fail(`re-forming the ring with ${this.links.length} worker(s): ${(err as Error).message}`, 'failed', true);
+      }
+    }
     // Every rank's reports of the steps before the checkpoint are in by now (each worker's messages
     // arrive in order, and rank 0's checkpoint follows its own reports); steps one rank never
     // reported, because it was lost after its peers had moved on, are recorded from the rest.

@@ -34,8 +34,8 @@ export function coordinatorCommand(): Command {
     .option('--tls-cert <file>', 'serve wss:// with this certificate (PEM); needs --tls-key')
     .option('--tls-key <file>', 'private key (PEM) of --tls-cert')
     .option('--no-report', 'do not write report.html into the run directory at the end')
-    .option('--max-restarts <n>', 'elastic (distributed variant): when a worker is lost, re-form the ring from the workers left and continue from the newest checkpoint, at most n times', nonNegativeInt('--max-restarts'), 0)
-    .option('--max-workers <n>', 'elastic (distributed variant): workers beyond --workers may join the running ring, up to n in all; the ring re-forms with them at the next checkpoint', positiveInt('--max-workers'))
+    .option('--max-restarts <n>', 'elastic (distributed variant; parallel with round-robin placement): when a worker is lost, re-form the ring from the workers left and continue from the newest checkpoint, at most n times', nonNegativeInt('--max-restarts'), 0)
+    .option('--max-workers <n>', 'elastic (distributed variant; parallel with round-robin placement): workers beyond --workers may join the running ring, up to n in all; the ring re-forms with them at the next checkpoint', positiveInt('--max-workers'))
     .addOption(logFormatOption())
     .addOption(new Option('--config-json <json>', 'resolved run config (used by mtl train)').hideHelp());
   addRunOptions(cmd);
