@@ -191,6 +191,28 @@ describe('elastic growth (--max-workers)', () => {
     await expectSameAsResumed(dir, out, from, 3);
   });
 
+  it('parallel variant: a joiner enters at the next checkpoint with the task groups placed again for three', async () => {
+    const dir = tempDir('elastic-grow-parallel');
+    const out = join(dir, 'run');
+    const coord = start(['coordinator', '--variant', 'parallel', '--workers', '2', '--max-workers', '3', '--host', '127.0.0.1', '--port', '0', '--out', out, ...workload]);
+    const url = `ws://127.0.0.1:${(await coord.waitFor(/coordinator listening.*port=(\d+)/))[1]}`;
+    worker(url, 'alpha');
+    worker(url, 'beta');
+    await coord.waitFor(/checkpoint written to checkpoints\/step-200/, 90_000);
+    expect(readJson(join(out, 'config.json')).placement).toEqual({ y: [0], c: [1] });
+    const gamma = worker(url, 'gamma');
+    const [res, g] = await Promise.all([coord.exit, gamma.exit]);
+    expect(res.code, res.stderr).toBe(0);
+    expect(g.code, g.stderr).toBe(0);
+    const summary = readJson(join(out, 'summary.json'));
+    expect(summary).toMatchObject({ status: 'completed', world: 3, steps: 2000, placement: { y: [0, 2], c: [1] } });
+    const lines = readJsonl(join(out, 'metrics.jsonl'));
+    const restart = lines.filter((l) => l.type === 'restart');
+    expect(restart.length).toBe(1);
+    expect(lines.filter((l) => l.type === 'train').map((l) => l.step)).toEqual([...Array(2000).keys()]);
+    await expectSameAsResumed(dir, out, restart[0].step as number, 3);
+  });
+
   it('a joiner the others cannot reach is sent away, and the ring forms again without it from the same checkpoint', async () => {
     const dir = tempDir('elastic-bad-joiner');
     const out = join(dir, 'run');
