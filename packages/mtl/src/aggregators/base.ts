@@ -9,7 +9,7 @@ export interface AggregatorContext {
   tasks: TaskSpec[];
   step: number;
   lossHistory?: Record<string, number[]>;
-  /** stacked: this step's global per-task mean losses (for weightings that use them, GradNorm). */
+  /** stacked: this step's global per-task mean losses (for weightings that use them: GradNorm, GLS). */
   losses?: Record<string, number>;
 }
 
@@ -38,8 +38,8 @@ export interface Aggregator {
   loadState?(s: number[]): void;
   /**
    * stacked: the task weights the last combine() gave the shared gradient, in task order, where it
-   * has them (MGDA, CAGrad, GradNorm, IMTL-G, Aligned-MTL, GradVac): for all but CAGrad the
-   * shared gradient is sum_t lastWeights[t] g_t.
+   * has them (MGDA, CAGrad, GradNorm, IMTL-G, Aligned-MTL, GradVac, GLS, Nash-MTL, FairGrad): for
+   * all but CAGrad the shared gradient is sum_t lastWeights[t] g_t (GLS scales the heads too).
    */
   readonly lastWeights?: Float64Array;
 }

@@ -3,10 +3,13 @@ import { AlignedMtlAggregator } from './aligned';
 import { CaGradAggregator } from './cagrad';
 import { DwaAggregator } from './dwa';
 import { EqualAggregator } from './equal';
+import { FairGradAggregator } from './fairgrad';
+import { GlsAggregator } from './gls';
 import { GradNormAggregator } from './gradnorm';
 import { GradVacAggregator } from './gradvac';
 import { ImtlAggregator } from './imtl';
 import { MgdaAggregator } from './mgda';
+import { NashMtlAggregator } from './nash';
 import { PcGradAggregator } from './pcgrad';
 import { RlwAggregator } from './rlw';
 import { UwAggregator } from './uw';
@@ -14,13 +17,16 @@ import type { OptimizerSpec } from '../optimizers';
 import { StaticAggregator } from './static';
 
 export type { Aggregator, AggregatorContext } from './base';
-export { AlignedMtlAggregator, CaGradAggregator, DwaAggregator, EqualAggregator, GradNormAggregator, GradVacAggregator, ImtlAggregator, MgdaAggregator, PcGradAggregator, RlwAggregator, StaticAggregator, UwAggregator };
+export { AlignedMtlAggregator, CaGradAggregator, DwaAggregator, EqualAggregator, FairGradAggregator, GlsAggregator, GradNormAggregator, GradVacAggregator, ImtlAggregator, MgdaAggregator, NashMtlAggregator, PcGradAggregator, RlwAggregator, StaticAggregator, UwAggregator };
 
 export type AggregatorSpec = { name: 'equal' } | { name: 'static'; weights: Record<string, number> } | { name: 'dwa'; temperature?: number } | { name: 'pcgrad'; seed?: number } | { name: 'mgda' } | { name: 'cagrad'; alpha?: number } | { name: 'uw'; tasks: string[]; optimizer: OptimizerSpec } | { name: 'gradnorm'; tasks: string[]; alpha?: number; lr?: number }
   | { name: 'imtl' }
   | { name: 'aligned' }
   | { name: 'rlw'; seed?: number }
-  | { name: 'gradvac'; tasks: string[]; beta?: number; seed?: number };
+  | { name: 'gradvac'; tasks: string[]; beta?: number; seed?: number }
+  | { name: 'gls' }
+  | { name: 'nash' }
+  | { name: 'fairgrad'; alpha?: number };
 
 export function createAggregator(spec: AggregatorSpec): Aggregator {
   switch (spec.name) {
@@ -51,7 +57,13 @@ export function createAggregator(spec: AggregatorSpec): Aggregator {
     case 'gradvac':
       if (!Array.isArray(spec.tasks)) throw new Error("gradvac aggregator needs 'tasks'");
       return new GradVacAggregator(spec.tasks, spec.beta, spec.seed);
+    case 'gls':
+      return new GlsAggregator();
+    case 'nash':
+      return new NashMtlAggregator();
+    case 'fairgrad':
+      return new FairGradAggregator(spec.alpha);
     default:
-      throw new Error(`unknown aggregator '${(spec as { name: string }).name}' (expected equal, static, dwa, uw, rlw, pcgrad, mgda, cagrad, gradnorm, imtl, aligned or gradvac)`);
+      throw new Error(`unknown aggregator '${(spec as { name: string }).name}' (expected equal, static, dwa, uw, rlw, pcgrad, mgda, cagrad, gradnorm, imtl, aligned, gradvac, gls, nash or fairgrad)`);
   }
 }
