@@ -84,8 +84,10 @@ export class MtlModel {
       const kernelSize = l.inDim * l.outDim;
       this.layout.push({ name: `${l.name}/kernel`, shape: [l.inDim, l.outDim], offset, size: kernelSize, owner: l.owner });
       offset += kernelSize;
-      this.layout.push({ name: `${l.name}/bias`, shape: [l.outDim], offset, size: l.outDim, owner: l.owner });
-      offset += l.outDim;
+      // A bias-free layer keeps an empty bias entry: layer i stays entries 2i and 2i+1.
+      const biasSize = l.bias === false ? 0 : l.outDim;
+      this.layout.push({ name: `${l.name}/bias`, shape: [biasSize], offset, size: biasSize, owner: l.owner });
+      offset += biasSize;
     }
     this.numParams = offset;
     const flat = typeof init === 'function' ? init(this.layout, this.arch) : init;
@@ -95,14 +97,16 @@ export class MtlModel {
     );
   }
 
-  /** Deterministic init from seed: Glorot-uniform kernels from a JS PRNG, zero biases. */
+  /** Deterministic init from seed: Glorot-uniform kernels from a JS PRNG (or a layer's own `initKernel`), zero biases. */
   static create(spec: ModelSpec, seed: number): MtlModel {
     return new MtlModel(spec, (layout, arch) => {
       const rng = createRng(seed);
       const flat = new Float32Array(layout.reduce((s, e) => s + e.size, 0));
       arch.layers.forEach((l, i) => {
         const k = layout[2 * i];
-        glorotUniform(flat.subarray(k.offset, k.offset + k.size), l.inDim, l.outDim, rng);
+        if (!l.initKernel) glorotUniform(flat.subarray(k.offset, k.offset + k.size), l.inDim, l.outDim, rng);
+        else if (l.initKernel.length !== k.size) throw new Error(`${l.name}: initKernel has ${l.initKernel.length} values, expected ${k.size}`);
+        else flat.set(l.initKernel, k.offset);
       });
       return flat;
     });
@@ -411,6 +415,7 @@ export class MtlModel {
       const layer = tf.layers.dense({
         units: def.outDim,
         activation,
+        useBias: def.bias !== false,
         name: def.name,
         // Real values are set below; zeros avoid spending random draws on throwaway init.
         kernelInitializer: 'zeros',
@@ -420,7 +425,7 @@ export class MtlModel {
       return layer as unknown as { apply(x: SymbolicTensor): SymbolicTensor };
     });
     const model = tf.model({ inputs: input, outputs: this.spec.tasks.map((t) => outputs[t.name]), name: `mtl_${this.arch.name}` });
-    for (const [i, layer] of made) layer.setWeights([this.vars[2 * i], this.vars[2 * i + 1]]);
+    for (const [i, layer] of made) layer.setWeights(this.arch.layers[i].bias === false ? [this.vars[2 * i]] : [this.vars[2 * i], this.vars[2 * i + 1]]);
     return model;
   }
 

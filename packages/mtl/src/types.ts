@@ -30,11 +30,20 @@ export interface ModelSpec {
   head?: number[];
   /**
    * 'hps' (default): one shared trunk; 'mmoe': `experts` trunks mixed by a softmax gate per task;
-   * 'cgc': shared and task-specific experts mixed by a gate per task; 'ple': `levels` stacked CGC layers.
+   * 'cgc': shared and task-specific experts mixed by a gate per task; 'ple': `levels` stacked CGC layers;
+   * 'dselect-k': `experts` trunks, per task a DSelect-k gate choosing `k` of them; 'cross-stitch': a
+   * column of the `trunk` widths per task, mixed by a cross-stitch unit after each hidden layer.
    */
-  architecture?: 'hps' | 'mmoe' | 'cgc' | 'ple';
-  /** mmoe: number of experts; cgc, ple: number of shared experts (per level). Each a stack of the `trunk` widths (default 4). */
+  architecture?: 'hps' | 'mmoe' | 'cgc' | 'ple' | 'dselect-k' | 'cross-stitch';
+  /**
+   * mmoe, dselect-k: number of experts (dselect-k: a power of two); cgc, ple: number of shared experts
+   * (per level). Each a stack of the `trunk` widths (default 4).
+   */
   experts?: number;
+  /** dselect-k: experts each task's gate selects, its number of selectors (default 2, at most `experts`). */
+  k?: number;
+  /** dselect-k: width gamma of the smooth-step function; a selector's bit is exactly 0 or 1 beyond +-gamma/2 (default 1). */
+  gamma?: number;
   /** cgc, ple: experts of each task (per level), each a stack of the `trunk` widths (default 1). */
   taskExperts?: number;
   /** ple: number of extraction levels; the last is a CGC layer (default 2). */

@@ -12,7 +12,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('TensorFlow.js layers format', () => {
-  for (const [activation, architecture] of [['relu', 'hps'], ['gelu', 'hps'], ['elu', 'hps'], ['elu', 'mmoe'], ['tanh', 'cgc'], ['relu', 'ple']] as const) {
+  for (const [activation, architecture] of [['relu', 'hps'], ['gelu', 'hps'], ['elu', 'hps'], ['elu', 'mmoe'], ['tanh', 'cgc'], ['relu', 'ple'], ['tanh', 'dselect-k'], ['relu', 'cross-stitch']] as const) {
     it(`save -> tf.loadLayersModel -> same predictions as MtlModel.predict (${activation}, ${architecture})`, async () => {
       const tf = tfRef();
       const spec: ModelSpec = {
@@ -26,9 +26,12 @@ describe('TensorFlow.js layers format', () => {
         ],
         head: [3],
         architecture,
-        experts: 3,
+        // dselect-k needs a power of two: 4 experts, 3 selectors, a smooth-step of width 2.
+        experts: architecture === 'dselect-k' ? 4 : 3,
         taskExperts: 2,
         levels: 3,
+        k: 3,
+        gamma: 2,
       };
       const m = MtlModel.create(spec, 123);
       const out = join(dir, `${activation}-${architecture}`);
@@ -36,9 +39,10 @@ describe('TensorFlow.js layers format', () => {
       const json = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'));
       expect(json.format).toBe('layers-model');
       expect(json.weightsManifest[0].paths).toEqual(['weights.bin']);
-      // Same names as the flat layout (the layers format orders them by graph depth instead).
+      // Same names as the flat layout (the layers format orders them by graph depth instead; a
+      // bias-free layer's empty bias entry has no weight there).
       const names = json.weightsManifest[0].weights.map((w: { name: string }) => w.name);
-      expect([...names].sort()).toEqual(m.layout.map((e) => e.name).sort());
+      expect([...names].sort()).toEqual(m.layout.filter((e) => e.size > 0).map((e) => e.name).sort());
       expect(readFileSync(join(out, 'weights.bin')).length).toBe(4 * m.numParams);
 
       const before = tf.memory().numTensors;

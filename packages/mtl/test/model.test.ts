@@ -127,6 +127,10 @@ describe('gradients', () => {
     { name: 'mmoe, 3 experts of 2 layers', spec: { ...tiny, architecture: 'mmoe', experts: 3, trunk: [5, 4] } },
     { name: 'cgc, 2 shared and 2 task experts of 2 layers', spec: { ...tiny, architecture: 'cgc', experts: 2, taskExperts: 2, trunk: [5, 4] } },
     { name: 'ple, 3 levels of 2 shared and 1 task expert', spec: { ...tiny, architecture: 'ple', experts: 2, taskExperts: 1, levels: 3, trunk: [4] } },
+    // gamma 3: the selectors' logits stay inside the smooth-step's cubic part, where the gradient lives.
+    { name: 'dselect-k, 4 experts of 2 layers, k = 2, gamma 3', spec: { ...tiny, architecture: 'dselect-k', experts: 4, k: 2, gamma: 3, trunk: [5, 4] } },
+    { name: 'dselect-k, 8 experts, k = 3, gamma 1', spec: { ...tiny, architecture: 'dselect-k', experts: 8, k: 3, gamma: 1, trunk: [4] } },
+    { name: 'cross-stitch, 3 hidden layers', spec: { ...tiny, architecture: 'cross-stitch', trunk: [5, 4, 4] } },
   ];
   for (const { name, spec } of cases) {
     it(`match float64 finite differences per task type with masks honoured (${name})`, () => {

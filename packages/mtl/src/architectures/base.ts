@@ -13,9 +13,18 @@ export interface DenseDef {
   owner: string;
   /** Activation applied after this layer ('output' = the task's output activation; 'softmax' for gates). */
   activation: Activation | 'output' | 'softmax';
+  /**
+   * false: the layer has no bias (x @ kernel only, e.g. a cross-stitch unit). Its `${name}/bias`
+   * entry stays in the layout with size 0, so that layer i's kernel and bias remain entries 2i and
+   * 2i+1; the exported Dense layer has `useBias: false`. Not for the trunk of a `sequential`
+   * architecture (its staged backward differentiates every bias).
+   */
+  bias?: boolean;
+  /** The kernel's initial values (row-major [inDim, outDim]) instead of Glorot-uniform draws. */
+  initKernel?: readonly number[];
 }
 
-/** Returns the [kernel, bias] tensors of layer i (index into `layers`). */
+/** Returns the [kernel, bias] tensors of layer i (index into `layers`; the bias has shape [0] where the layer has none). */
 export type WeightsOf = (i: number) => [Tensor, Tensor];
 
 export interface Architecture {
@@ -38,4 +47,4 @@ export interface Architecture {
 }
 
 /** The architecture a spec names (hard parameter sharing unless it says otherwise). */
-export type ArchitectureName = 'hps' | 'mmoe' | 'cgc' | 'ple';
+export type ArchitectureName = 'hps' | 'mmoe' | 'cgc' | 'ple' | 'dselect-k' | 'cross-stitch';

@@ -29,10 +29,11 @@ export function pushHead(layers: DenseDef[], spec: ModelSpec, task: TaskSpec, in
   return idx;
 }
 
-/** activation(x @ kernel + bias) of layer i; 'output' leaves the logits as they are. */
+/** activation(x @ kernel + bias) of layer i (x @ kernel where it has no bias); 'output' leaves the logits as they are. */
 export function denseForward(tf: TF, layers: readonly DenseDef[], w: WeightsOf, i: number, x: Tensor): Tensor {
   const [kernel, bias] = w(i);
-  const z = tf.add(denseMatMul(tf, x, kernel), bias);
+  const xk = denseMatMul(tf, x, kernel);
+  const z = layers[i]!.bias === false ? xk : tf.add(xk, bias);
   const act = layers[i]!.activation;
   return act === 'output' ? z : act === 'softmax' ? tf.softmax(z) : applyActivation(tf, act, z);
 }

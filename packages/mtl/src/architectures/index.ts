@@ -1,12 +1,14 @@
 import type { ModelSpec } from '../types';
 import type { Architecture } from './base';
 import { CgcArchitecture } from './cgc';
+import { CrossStitchArchitecture } from './cross-stitch';
+import { DselectKArchitecture } from './dselect-k';
 import { HpsArchitecture } from './hps';
 import { MmoeArchitecture } from './mmoe';
 import { PleArchitecture } from './ple';
 
 export type { Architecture, DenseDef } from './base';
-export { CgcArchitecture, HpsArchitecture, MmoeArchitecture, PleArchitecture };
+export { CgcArchitecture, CrossStitchArchitecture, DselectKArchitecture, HpsArchitecture, MmoeArchitecture, PleArchitecture };
 
 export function architectureFor(spec: ModelSpec): Architecture {
   switch (spec.architecture ?? 'hps') {
@@ -18,7 +20,11 @@ export function architectureFor(spec: ModelSpec): Architecture {
       return new CgcArchitecture(spec);
     case 'ple':
       return new PleArchitecture(spec);
+    case 'dselect-k':
+      return new DselectKArchitecture(spec);
+    case 'cross-stitch':
+      return new CrossStitchArchitecture(spec);
     default:
-      throw new Error(`unknown architecture '${spec.architecture}' (expected hps, mmoe, cgc or ple)`);
+      throw new Error(`unknown architecture '${spec.architecture}' (expected hps, mmoe, cgc, ple, dselect-k or cross-stitch)`);
   }
 }

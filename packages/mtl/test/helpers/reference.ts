@@ -87,8 +87,88 @@ function refExtraction(spec: ModelSpec, layout: ParamEntry[], p: Float64Array | 
   return out;
 }
 
+function tower(spec: ModelSpec, layout: ParamEntry[], p: Float64Array | Float32Array, task: string, h: number[]): number[] {
+  let z = h;
+  (spec.head ?? []).forEach((_, i) => (z = dense(p, layout, `${task}_head_${i}`, z, spec.activation)));
+  return dense(p, layout, task, z, null);
+}
+
+/** DSelect-k's smooth-step function (Hazimeh et al., NeurIPS 2021), piecewise as the paper writes it. */
+export function smoothStep(t: number, gamma: number): number {
+  if (t <= -gamma / 2) return 0;
+  if (t >= gamma / 2) return 1;
+  return (-2 / gamma ** 3) * t ** 3 + (3 / (2 * gamma)) * t + 0.5;
+}
+
+/**
+ * DSelect-k's per-example gate of one task from the paper: k selectors, selector i with m = log2(E)
+ * logits z_i (row i of the `<task>_gate_z` output, selector-major) and weight logit alpha_i (from
+ * `<task>_gate_w`); selector i's weight on expert e is prod_j S(z_ij) where e's binary digit j
+ * (j = 0 the most significant) is 1, else 1 - S(z_ij); the gate is sum_i softmax(alpha)_i r_i.
+ */
+export function refDselectGate(spec: ModelSpec, layout: ParamEntry[], p: Float64Array | Float32Array, task: string, x: number[]): number[] {
+  const E = spec.experts ?? 4;
+  const k = spec.k ?? 2;
+  const gamma = spec.gamma ?? 1;
+  const m = Math.round(Math.log2(E));
+  const z = dense(p, layout, `${task}_gate_z`, x, null);
+  const alpha = softmax(dense(p, layout, `${task}_gate_w`, x, null));
+  const q = new Array<number>(E).fill(0);
+  for (let i = 0; i < k; i++) {
+    for (let e = 0; e < E; e++) {
+      let r = 1;
+      for (let j = 0; j < m; j++) {
+        const bit = (e >> (m - 1 - j)) & 1;
+        const S = smoothStep(z[i * m + j]!, gamma);
+        r *= bit ? S : 1 - S;
+      }
+      q[e]! += alpha[i]! * r;
+    }
+  }
+  return q;
+}
+
+/** x @ kernel of a bias-free layer (its bias entry is empty). */
+function denseNoBias(p: Float64Array | Float32Array, layout: ParamEntry[], name: string, x: number[]): number[] {
+  const k = layout.find((e) => e.name === `${name}/kernel`)!;
+  const b = layout.find((e) => e.name === `${name}/bias`)!;
+  if (b.size !== 0) throw new Error(`${name} has a bias`);
+  const [inD, outD] = k.shape;
+  return Array.from({ length: outD }, (_, j) => x.reduce((s, v, i) => s + v * p[k.offset + i * outD + j], 0));
+}
+
+/**
+ * Cross-stitch networks (Misra et al., CVPR 2016) from the paper: one column per task; after hidden
+ * layer l, unit l mixes the columns unit by unit, x~_t = sum_u alpha^l_tu x_u, where row t of alpha^l
+ * is the kernel [T, 1] of `stitch_<l>_<task t>`; task t's tower reads x~_t after the last unit.
+ */
+function refCrossStitch(spec: ModelSpec, layout: ParamEntry[], p: Float64Array | Float32Array, x: number[]): Record<string, number[]> {
+  const names = spec.tasks.map((t) => t.name);
+  let inputs = names.map(() => x);
+  spec.trunk.forEach((_, l) => {
+    const hs = names.map((t, ti) => dense(p, layout, `${t}_column_${l}`, inputs[ti]!, spec.activation));
+    inputs = names.map((t) => hs[0]!.map((_, d) => denseNoBias(p, layout, `stitch_${l}_${t}`, hs.map((h) => h[d]!))[0]!));
+  });
+  return Object.fromEntries(names.map((t, ti) => [t, tower(spec, layout, p, t, inputs[ti]!)]));
+}
+
 /** Logits per task for one example. */
 export function refLogits(spec: ModelSpec, layout: ParamEntry[], p: Float64Array | Float32Array, x: number[]): Record<string, number[]> {
+  if (spec.architecture === 'cross-stitch') return refCrossStitch(spec, layout, p, x);
+  if (spec.architecture === 'dselect-k') {
+    // MMoE's experts and towers; the gate is DSelect-k's.
+    const experts = Array.from({ length: spec.experts ?? 4 }, (_, e) => {
+      let h = x;
+      spec.trunk.forEach((_, i) => (h = dense(p, layout, `expert_${e}_${i}`, h, spec.activation)));
+      return h;
+    });
+    const out: Record<string, number[]> = {};
+    for (const t of spec.tasks) {
+      const q = refDselectGate(spec, layout, p, t.name, x);
+      out[t.name] = tower(spec, layout, p, t.name, experts[0]!.map((_, j) => experts.reduce((s, h, e) => s + q[e]! * h[j]!, 0)));
+    }
+    return out;
+  }
   if (spec.architecture === 'cgc') return refExtraction(spec, layout, p, x, 1, () => '');
   if (spec.architecture === 'ple') return refExtraction(spec, layout, p, x, spec.levels ?? 2, (k) => `l${k}_`);
   if (spec.architecture === 'mmoe') {
