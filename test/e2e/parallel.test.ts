@@ -74,15 +74,21 @@ describe('parallel variant', () => {
   });
 });
 
-// CGC and PLE in the parallel variant: the shared experts (and, in PLE, everything below the last
-// level that feeds the shared gates) are the trunk, reduced over every worker; a task's own experts,
-// gates and tower are reduced within its group only, which is right because no other task's loss
-// depends on them (packages/mtl/test/architectures.test.ts checks that for every architecture).
+// CGC, PLE, DSelect-k and Cross-stitch in the parallel variant: the shared experts (in PLE also
+// everything below the last level that feeds the shared gates; in Cross-stitch the columns and the
+// units below the last) are the trunk, reduced over every worker; a task's own experts, gates, row of
+// the last cross-stitch unit and tower are reduced within its group only, which is right because no
+// other task's loss depends on them (packages/mtl/test/architectures.test.ts checks that for every
+// architecture).
 describe.each([
   ['cgc', 'experts: 2, taskExperts: 2'],
   // tanh, as in the distributed parity test: with relu, Adam's 25 steps amplified the rounding
   // differences of the reductions to 1.0e-5 here (half the bound); with tanh 1.2e-7.
   ['ple', 'experts: 2, taskExperts: 1, levels: 3, activation: tanh'],
+  // DSelect-k: the experts are the trunk, a task's gate and tower its own. Cross-stitch: the columns
+  // and every unit below the last are the trunk; the last unit's row t and t's tower are t's.
+  ['dselect-k', 'experts: 4, k: 2, gamma: 2'],
+  ['cross-stitch', 'activation: tanh'],
 ])('parallel variant with the %s architecture', (arch, fields) => {
   it('groups of 2 give the same parameters as groups of 1; trunk equal everywhere, heads within their group', async () => {
     const base = tempDir(`parallel-${arch}`);

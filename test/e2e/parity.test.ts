@@ -68,7 +68,7 @@ describe('a rank with an empty share of the batch', () => {
   });
 });
 
-describe.each([['pcgrad'], ['mgda'], ['cagrad'], ['gradnorm'], ['imtl'], ['aligned'], ['gradvac']])('stacked aggregator (%s) stays exact when distributed', (method) => {
+describe.each([['pcgrad'], ['mgda'], ['cagrad'], ['gradnorm'], ['imtl'], ['aligned'], ['gradvac'], ['gls'], ['nash'], ['fairgrad']])('stacked aggregator (%s) stays exact when distributed', (method) => {
   it('W = 1, 2, 3 give the same parameters; the T task gradients travel (T times the bytes); the update differs from equal weighting', async () => {
     const base = tempDir(`parity-${method}`);
     const args = [...common, '--optimizer', 'adam', '--lr', '0.01'];
@@ -134,6 +134,10 @@ describe.each([
   // moment down to 5e-12), and Adam turns their rounding noise into 3.8e-5 after 30 steps, over the
   // bound; the gradients themselves agree (SGD with relu: 6e-8). With tanh: 1.5e-7.
   ['ple', ['--experts', '2', '--task-experts', '1', '--levels', '3', '--activation', 'tanh']],
+  // DSelect-k (Hazimeh et al., NeurIPS 2021): MMoE's experts, a gate per task selecting k of them.
+  ['dselect-k', ['--experts', '4', '--dselect-k', '2', '--dselect-gamma', '2']],
+  // Cross-stitch networks (Misra et al., CVPR 2016): a column per task, mixed after each hidden layer.
+  ['cross-stitch', []],
 ])('%s architecture stays exact when distributed', (arch, archArgs) => {
   it('W = 1, 2, 3 give the same parameters; the saved model (experts, gates, towers) predicts the final metrics', async () => {
     const base = tempDir(`parity-${arch}`);

@@ -6,7 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { describeIssues, runConfigSchema, type RunConfig } from '@mtl/protocol';
 
 /** Aggregators that combine the T global task gradients on the trunk (the stacked path). */
-const STACKED_AGGREGATORS: ReadonlySet<string> = new Set(['pcgrad', 'mgda', 'cagrad', 'gradnorm', 'imtl', 'aligned', 'gradvac']);
+const STACKED_AGGREGATORS: ReadonlySet<string> = new Set(['pcgrad', 'mgda', 'cagrad', 'gradnorm', 'imtl', 'aligned', 'gradvac', 'gls', 'nash', 'fairgrad']);
 
 /** Flags that set one parameter of one aggregator (the run file's aggregator fields). */
 const AGGREGATOR_PARAMS = [
@@ -15,6 +15,7 @@ const AGGREGATOR_PARAMS = [
   { flag: '--gradnorm-alpha', key: 'gradnormAlpha', aggregator: 'gradnorm', field: 'alpha' },
   { flag: '--gradnorm-lr', key: 'gradnormLr', aggregator: 'gradnorm', field: 'lr' },
   { flag: '--gradvac-beta', key: 'gradvacBeta', aggregator: 'gradvac', field: 'beta' },
+  { flag: '--fairgrad-alpha', key: 'fairgradAlpha', aggregator: 'fairgrad', field: 'alpha' },
 ] as const;
 
 /** Flags that describe a run; shared by `train`, `coordinator` and `compare`. */
@@ -32,20 +33,23 @@ export function addRunOptions(cmd: Command): Command {
     .option('--trunk <widths>', 'hidden widths of the shared MLP trunk, e.g. 64,64', intList('--trunk'))
     .option('--head <widths>', 'hidden widths inside each task head (default none)', intList('--head', true))
     .addOption(new Option('--activation <name>', 'activation of hidden layers').choices(['relu', 'tanh', 'sigmoid', 'elu', 'gelu', 'linear']))
-    .addOption(new Option('--architecture <name>', 'hps: one shared trunk; mmoe: experts (each of the trunk widths) mixed by a gate per task; cgc: shared and per-task experts mixed by a gate per task; ple: --levels stacked cgc layers').choices(['hps', 'mmoe', 'cgc', 'ple']))
-    .option('--experts <n>', 'mmoe: number of experts; cgc, ple: shared experts per level (default 4)', positiveInt('--experts'))
+    .addOption(new Option('--architecture <name>', 'hps: one shared trunk; mmoe: experts (each of the trunk widths) mixed by a gate per task; cgc: shared and per-task experts mixed by a gate per task; ple: --levels stacked cgc layers; dselect-k: mmoe with a gate per task that selects --dselect-k experts; cross-stitch: a column of the trunk widths per task, the columns mixed after each hidden layer').choices(['hps', 'mmoe', 'cgc', 'ple', 'dselect-k', 'cross-stitch']))
+    .option('--experts <n>', 'mmoe, dselect-k: number of experts (dselect-k: a power of two); cgc, ple: shared experts per level (default 4)', positiveInt('--experts'))
     .option('--task-experts <n>', 'cgc, ple: experts of each task per level (default 1)', positiveInt('--task-experts'))
     .option('--levels <n>', 'ple: extraction levels (default 2)', positiveInt('--levels'))
+    .option('--dselect-k <k>', 'dselect-k: experts each task\'s gate selects, at most --experts (default 2)', positiveInt('--dselect-k'))
+    .option('--dselect-gamma <x>', 'dselect-k: width gamma of the gate\'s smooth-step (default 1)', positiveFloat('--dselect-gamma'))
     .addOption(new Option('--optimizer <name>', 'optimizer').choices(['sgd', 'adam']))
     .option('--lr <x>', 'learning rate', positiveFloat('--lr'))
     .option('--momentum <x>', 'SGD momentum', float('--momentum'))
     .option('--weight-decay <x>', 'L2 weight decay', float('--weight-decay'))
-    .addOption(new Option('--aggregator <name>', 'how task gradients combine (dwa: Dynamic Weight Average; uw: uncertainty weighting; rlw: random loss weighting; gradnorm: GradNorm; imtl: IMTL-G; aligned: Aligned-MTL; pcgrad, gradvac, mgda, cagrad: gradient surgery; these need the distributed variant)').choices(['equal', 'static', 'dwa', 'uw', 'rlw', 'gradnorm', 'imtl', 'aligned', 'pcgrad', 'gradvac', 'mgda', 'cagrad']))
+    .addOption(new Option('--aggregator <name>', 'how task gradients combine (dwa: Dynamic Weight Average; uw: uncertainty weighting; rlw: random loss weighting; gradnorm: GradNorm; imtl: IMTL-G; aligned: Aligned-MTL; gls: geometric loss strategy; nash: Nash-MTL; fairgrad: FairGrad; pcgrad, gradvac, mgda, cagrad: gradient surgery; these need the distributed variant)').choices(['equal', 'static', 'dwa', 'uw', 'rlw', 'gradnorm', 'imtl', 'aligned', 'gls', 'nash', 'fairgrad', 'pcgrad', 'gradvac', 'mgda', 'cagrad']))
     .option('--dwa-temperature <x>', 'temperature T of the dwa aggregator (default 2)', positiveFloat('--dwa-temperature'))
     .option('--cagrad-alpha <x>', 'radius alpha of the cagrad aggregator, a share of the mean gradient\'s norm (default 0.5)', float('--cagrad-alpha'))
     .option('--gradnorm-alpha <x>', 'asymmetry alpha of the gradnorm aggregator (default 1.5)', float('--gradnorm-alpha'))
     .option('--gradnorm-lr <x>', 'learning rate of the gradnorm aggregator\'s task weights (default 0.025)', positiveFloat('--gradnorm-lr'))
     .option('--gradvac-beta <x>', 'rate beta of the gradvac aggregator\'s moving cosine targets, in (0, 1] (default 0.5)', positiveFloat('--gradvac-beta'))
+    .option('--fairgrad-alpha <x>', 'fairness alpha of the fairgrad aggregator, in [0.01, 10] (1: Nash-MTL\'s proportional fairness; default 1)', positiveFloat('--fairgrad-alpha'))
     .option('--examples <n>', 'synthetic dataset size', positiveInt('--examples'))
     .option('--input-dim <n>', 'synthetic feature dimension', positiveInt('--input-dim'))
     .option('--correlation <x>', 'synthetic task correlation in [-1, 1]', float('--correlation'))
@@ -77,6 +81,8 @@ export interface RunFlags {
   experts?: number;
   taskExperts?: number;
   levels?: number;
+  dselectK?: number;
+  dselectGamma?: number;
   optimizer?: string;
   lr?: number;
   momentum?: number;
@@ -87,6 +93,7 @@ export interface RunFlags {
   gradnormAlpha?: number;
   gradnormLr?: number;
   gradvacBeta?: number;
+  fairgradAlpha?: number;
   examples?: number;
   inputDim?: number;
   correlation?: number;
@@ -168,6 +175,8 @@ export function resolveRunConfig(flags: RunFlags, extra: Record<string, unknown>
   set(model, 'experts', flags.experts);
   set(model, 'taskExperts', flags.taskExperts);
   set(model, 'levels', flags.levels);
+  set(model, 'k', flags.dselectK);
+  set(model, 'gamma', flags.dselectGamma);
   cfg.model = model;
   const opt = section('optimizer');
   set(opt, 'name', flags.optimizer);
@@ -203,6 +212,14 @@ export function resolveRunConfig(flags: RunFlags, extra: Record<string, unknown>
     throw new ConfigError(`invalid run configuration${where}: ${describeIssues(parsed.error.issues)}`);
   }
   const run = parsed.data;
+  for (const [flag, v] of [['--dselect-k', flags.dselectK], ['--dselect-gamma', flags.dselectGamma]] as const) {
+    if (v !== undefined && run.model.architecture !== 'dselect-k') throw new ConfigError(`${flag} applies to the dselect-k architecture; add --architecture dselect-k`);
+  }
+  if (run.model.architecture === 'dselect-k') {
+    const { experts, k } = run.model;
+    if ((experts & (experts - 1)) !== 0 || experts < 2) throw new ConfigError(`invalid run configuration: model.experts: dselect-k needs a power of two of experts (its gate addresses them with binary digits), got ${experts}`);
+    if (k > experts) throw new ConfigError(`invalid run configuration: model.k: dselect-k selects k of the ${experts} experts per task, got k = ${k}`);
+  }
   const names = new Set<string>();
   for (const t of run.tasks) {
     if (names.has(t.name)) throw new ConfigError(`invalid run configuration: tasks: task name ${t.name} appears twice`);

@@ -42,7 +42,24 @@ describe('run configuration', () => {
     expect(resolveRunConfig(parseTrain(['--architecture', 'cgc', '--experts', '2', '--task-experts', '3'])).model).toMatchObject({ architecture: 'cgc', experts: 2, taskExperts: 3 });
     expect(resolveRunConfig(parseTrain(['--architecture', 'ple', '--levels', '3'])).model).toMatchObject({ architecture: 'ple', experts: 4, taskExperts: 1, levels: 3 });
     expect(() => parseTrain(['--levels', '0'])).toThrow(/--levels expects a positive integer, got '0'/);
-    expect(() => parseTrain(['--architecture', 'pl'])).toThrow(/Allowed choices are hps, mmoe, cgc, ple/);
+    expect(() => parseTrain(['--architecture', 'pl'])).toThrow(/Allowed choices are hps, mmoe, cgc, ple, dselect-k, cross-stitch/);
+  });
+
+  it('parses the dselect-k and cross-stitch architectures: k and gamma with their defaults, refused where they cannot work', () => {
+    expect(resolveRunConfig(parseTrain(['--architecture', 'dselect-k'])).model).toMatchObject({ architecture: 'dselect-k', experts: 4, k: 2, gamma: 1 });
+    expect(resolveRunConfig(parseTrain(['--architecture', 'dselect-k', '--experts', '8', '--dselect-k', '3', '--dselect-gamma', '0.5'])).model).toMatchObject({ experts: 8, k: 3, gamma: 0.5 });
+    expect(resolveRunConfig(parseTrain(['--architecture', 'cross-stitch', '--trunk', '8,4'])).model).toMatchObject({ architecture: 'cross-stitch', trunk: [8, 4] });
+    const dir = mkdtempSync(join(tmpdir(), 'mtl-opts-'));
+    const file = join(dir, 'run.yaml');
+    writeFileSync(file, 'model: { architecture: dselect-k, experts: 2, k: 1, gamma: 2 }\n');
+    expect(resolveRunConfig(parseTrain(['--config', file])).model).toMatchObject({ architecture: 'dselect-k', experts: 2, k: 1, gamma: 2 });
+    expect(() => resolveRunConfig(parseTrain(['--architecture', 'dselect-k', '--experts', '6']))).toThrow(/model\.experts: dselect-k needs a power of two of experts .* got 6/);
+    expect(() => resolveRunConfig(parseTrain(['--architecture', 'dselect-k', '--dselect-k', '5']))).toThrow(/model\.k: dselect-k selects k of the 4 experts per task, got k = 5/);
+    expect(() => resolveRunConfig(parseTrain(['--dselect-k', '3']))).toThrow(/--dselect-k applies to the dselect-k architecture; add --architecture dselect-k/);
+    expect(() => resolveRunConfig(parseTrain(['--architecture', 'mmoe', '--dselect-gamma', '3']))).toThrow(/--dselect-gamma applies to the dselect-k architecture/);
+    expect(() => parseTrain(['--dselect-gamma', '0'])).toThrow(/--dselect-gamma expects a positive number, got '0'/);
+    writeFileSync(file, 'model: { architecture: dselect-k, gamma: -1 }\n');
+    expect(() => resolveRunConfig(parseTrain(['--config', file]))).toThrow(/model\.gamma/);
   });
 
   it('names bad flags, bad fields and duplicate tasks', () => {
@@ -84,5 +101,28 @@ describe('run configuration', () => {
       expect(() => resolveRunConfig(parseTrain(['--aggregator', name, '--variant', 'parallel']))).toThrow(new RegExp(`aggregator ${name} needs every task's global gradient on one shared batch .* needs the distributed variant`));
     }
     expect(() => resolveRunConfig(parseTrain(['--aggregator', 'rlw', '--variant', 'parallel']))).toThrow(/aggregator rlw combines the tasks of one shared batch and needs the distributed variant/);
+  });
+
+  it('gls, nash and fairgrad: parsed with their defaults, --fairgrad-alpha and the run file\'s alpha, refused in the parallel variant saying why', () => {
+    expect(resolveRunConfig(parseTrain(['--aggregator', 'gls'])).aggregator).toEqual({ name: 'gls' });
+    expect(resolveRunConfig(parseTrain(['--aggregator', 'nash'])).aggregator).toEqual({ name: 'nash' });
+    expect(resolveRunConfig(parseTrain(['--aggregator', 'fairgrad'])).aggregator).toEqual({ name: 'fairgrad', alpha: 1 });
+    expect(resolveRunConfig(parseTrain(['--aggregator', 'fairgrad', '--fairgrad-alpha', '2.5'])).aggregator).toEqual({ name: 'fairgrad', alpha: 2.5 });
+    expect(() => parseTrain(['--aggregator', 'fairgrad', '--fairgrad-alpha', '0'])).toThrow(/--fairgrad-alpha expects a positive number, got '0'/);
+    expect(() => resolveRunConfig(parseTrain(['--aggregator', 'fairgrad', '--fairgrad-alpha', '20']))).toThrow(/aggregator\.alpha/);
+    expect(() => resolveRunConfig(parseTrain(['--aggregator', 'nash', '--fairgrad-alpha', '2']))).toThrow(/--fairgrad-alpha applies to the fairgrad aggregator; add --aggregator fairgrad/);
+    expect(() => parseTrain(['--aggregator', 'nash-mtl'])).toThrow(/Allowed choices are .*gls, nash, fairgrad/);
+    const dir = mkdtempSync(join(tmpdir(), 'mtl-opts-'));
+    const file = join(dir, 'run.yaml');
+    writeFileSync(file, 'aggregator: { name: fairgrad, alpha: 0.5 }\n');
+    expect(resolveRunConfig(parseTrain(['--config', file])).aggregator).toEqual({ name: 'fairgrad', alpha: 0.5 });
+    expect(resolveRunConfig(parseTrain(['--config', file, '--fairgrad-alpha', '3'])).aggregator).toEqual({ name: 'fairgrad', alpha: 3 });
+    writeFileSync(file, 'aggregator: { name: fairgrad, alpha: -1 }\n');
+    expect(() => resolveRunConfig(parseTrain(['--config', file]))).toThrow(/aggregator\.alpha/);
+    writeFileSync(file, 'aggregator: { name: nash, alpha: 1 }\n');
+    expect(() => resolveRunConfig(parseTrain(['--config', file]))).toThrow(/aggregator: Unrecognized key: "alpha"/);
+    for (const name of ['gls', 'nash', 'fairgrad']) {
+      expect(() => resolveRunConfig(parseTrain(['--aggregator', name, '--variant', 'parallel']))).toThrow(new RegExp(`aggregator ${name} needs every task's global gradient on one shared batch .* needs the distributed variant`));
+    }
   });
 });

@@ -73,11 +73,17 @@ export const modelSchema = z.strictObject({
   activation: z.enum(['relu', 'tanh', 'sigmoid', 'elu', 'gelu', 'linear']).default('relu'),
   /**
    * hps: one shared trunk (hard parameter sharing); mmoe: `experts` trunks mixed by a softmax gate per task (Ma et al., KDD 2018);
-   * cgc: shared and per-task experts mixed by a gate per task; ple: `levels` stacked CGC layers with shared gates between them (Tang et al., RecSys 2020).
+   * cgc: shared and per-task experts mixed by a gate per task; ple: `levels` stacked CGC layers with shared gates between them (Tang et al., RecSys 2020);
+   * dselect-k: `experts` trunks, per task a DSelect-k gate selecting `k` of them (Hazimeh et al., NeurIPS 2021);
+   * cross-stitch: a column of the trunk widths per task, mixed by a cross-stitch unit after each hidden layer (Misra et al., CVPR 2016).
    */
-  architecture: z.enum(['hps', 'mmoe', 'cgc', 'ple']).default('hps'),
-  /** mmoe: number of experts; cgc, ple: number of shared experts (per level). Each a stack of the trunk widths. */
+  architecture: z.enum(['hps', 'mmoe', 'cgc', 'ple', 'dselect-k', 'cross-stitch']).default('hps'),
+  /** mmoe, dselect-k: number of experts (dselect-k: a power of two); cgc, ple: number of shared experts (per level). Each a stack of the trunk widths. */
   experts: positiveInt.max(64).default(4),
+  /** dselect-k: experts each task's gate selects (its selectors), at most `experts`. */
+  k: positiveInt.max(64).default(2),
+  /** dselect-k: width gamma of the smooth-step function that turns each selector's logits into bits. */
+  gamma: z.number().positive().default(1),
   /** cgc, ple: number of experts of each task (per level), each a stack of the trunk widths. */
   taskExperts: positiveInt.max(64).default(1),
   /** ple: number of extraction levels (the last one is a CGC layer). */
@@ -118,6 +124,12 @@ export const aggregatorSchema = z.discriminatedUnion('name', [
   z.strictObject({ name: z.literal('aligned') }),
   /** GradVac (distributed variant): T per-task gradients all-reduced; pairwise cosines raised to targets tracked with rate beta (kept in checkpoints). */
   z.strictObject({ name: z.literal('gradvac'), beta: z.number().gt(0).max(1).default(0.5) }),
+  /** Geometric loss strategy, GLS (distributed variant): T per-task gradients and losses all-reduced; the gradient of T (prod_t L_t)^(1/T), trunk and heads. */
+  z.strictObject({ name: z.literal('gls') }),
+  /** Nash-MTL (distributed variant): T per-task gradients all-reduced; the Nash bargaining weights, (G G^T) alpha = 1/alpha. */
+  z.strictObject({ name: z.literal('nash') }),
+  /** FairGrad (distributed variant): T per-task gradients all-reduced; alpha-fair weights, (G G^T) w = w^(-1/alpha) (alpha = 1: Nash-MTL; in [0.01, 10]). */
+  z.strictObject({ name: z.literal('fairgrad'), alpha: z.number().min(0.01).max(10).default(1) }),
 ]);
 
 export const backendSchema = z.enum(['auto', 'node-gpu', 'node', 'wasm', 'cpu']);
@@ -170,6 +182,8 @@ export function modelSpecOf(config: RunConfig, inputDim: number) {
     experts: config.model.experts,
     taskExperts: config.model.taskExperts,
     levels: config.model.levels,
+    k: config.model.k,
+    gamma: config.model.gamma,
     tasks: config.tasks.map((t) => ({ name: t.name, type: t.type })),
   };
 }

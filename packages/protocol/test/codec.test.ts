@@ -99,7 +99,7 @@ describe('run config', () => {
   it('fills defaults and keeps explicit values', () => {
     const cfg = runConfigSchema.parse({ runId: 'r', batchSize: 32, model: { trunk: [8] } });
     expect(cfg.batchSize).toBe(32);
-    expect(cfg.model).toEqual({ trunk: [8], head: [], activation: 'relu', architecture: 'hps', experts: 4, taskExperts: 1, levels: 2 });
+    expect(cfg.model).toEqual({ trunk: [8], head: [], activation: 'relu', architecture: 'hps', experts: 4, taskExperts: 1, levels: 2, k: 2, gamma: 1 });
     expect(cfg.optimizer.name).toBe('adam');
     expect(cfg.data.source).toBe('synthetic');
   });

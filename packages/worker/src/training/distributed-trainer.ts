@@ -63,6 +63,12 @@ export class DistributedTrainer extends Trainer {
               ? { name: 'gradvac', tasks: config.tasks.map((t) => t.name), beta: agg.beta, seed: config.seed }
             : agg.name === 'rlw'
               ? { name: 'rlw', seed: config.seed }
+            : agg.name === 'gls'
+              ? { name: 'gls' }
+            : agg.name === 'nash'
+              ? { name: 'nash' }
+            : agg.name === 'fairgrad'
+              ? { name: 'fairgrad', alpha: agg.alpha }
             : agg.name === 'uw'
               ? { name: 'uw', tasks: config.tasks.map((t) => t.name), optimizer: config.optimizer }
               : { name: 'equal' },
