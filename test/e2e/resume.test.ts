@@ -27,6 +27,26 @@ describe('checkpoints and resume', () => {
     expect(steps).toEqual([...Array(40).keys()]);
   });
 
+  it('with control frames far smaller than a checkpoint (MTL_CONTROL_FRAME_BYTES), checkpoints, the final model and the resume assignment travel in fragments; the resume is bit-identical', async () => {
+    const base = tempDir('fragments');
+    // A 128-128 trunk over 64 inputs: 25k parameters, a 300 KB checkpoint with Adam; frames of 16 KiB.
+    const big = ['--workers', '2', '--batch-size', '48', '--examples', '1024', '--input-dim', '64', '--trunk', '128,128', '--tasks', 'y:regression,z:binary', '--seed', '3', '--backend', 'cpu', '--optimizer', 'adam', '--lr', '0.01'];
+    const env = { MTL_CONTROL_FRAME_BYTES: '16384' };
+    const straight = join(base, 'straight');
+    const a = await mtl(['train', ...big, '--steps', '30', '--out', straight], env);
+    expect(a.code, a.stderr).toBe(0);
+    const split = join(base, 'split');
+    const b1 = await mtl(['train', ...big, '--steps', '15', '--out', split], env);
+    expect(b1.code, b1.stderr).toBe(0);
+    const ckpt = join(split, 'checkpoints', 'step-15');
+    const sizes = ['params.bin', 'optimizer-0.bin', 'optimizer-1.bin'].map((f) => readFileSync(join(ckpt, f)).length);
+    // No single frame could have carried them: both ends refuse frames above the limit.
+    for (const n of sizes) expect(n).toBeGreaterThan(16384);
+    const b2 = await mtl(['train', '--resume', split, '--steps', '30', '--workers', '2'], env);
+    expect(b2.code, b2.stderr).toBe(0);
+    expect(Buffer.from(finalParams(split).buffer).equals(Buffer.from(finalParams(straight).buffer))).toBe(true);
+  });
+
   it('gradnorm: its task weights are kept in the checkpoint, so a resume is bit-identical; a checkpoint without them is refused', async () => {
     const base = tempDir('gradnorm');
     const gn = [...run, '--aggregator', 'gradnorm', '--checkpoint-every', '10'];

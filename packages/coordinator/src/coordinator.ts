@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import {
   bytesToFloat32,
+  controlFrameBytes,
   decodeMessage,
   encodeMessage,
   newNonce,
@@ -28,7 +29,10 @@ export interface CoordinatorOptions {
   secret: string;
   outDir: string;
   logger: Logger;
-  /** Largest control frame accepted from an admitted worker (parameters travel on this plane). */
+  /**
+   * Largest control frame either way (default MTL_CONTROL_FRAME_BYTES, else 64 MiB): larger frames
+   * are refused, larger messages (checkpoints, the final model, resume assignments) go in fragments.
+   */
   maxFrameBytes?: number;
   /** Largest frame accepted before a connection has authenticated. */
   maxHandshakeBytes?: number;
@@ -169,7 +173,10 @@ export class Coordinator {
   /** Resuming a run with a stateful aggregator: the losses of the steps before the checkpoint. */
   private stepLosses?: Array<Record<string, number>>;
 
+  private readonly frameBytes: number;
+
   constructor(private readonly opts: CoordinatorOptions) {
+    this.frameBytes = opts.maxFrameBytes ?? controlFrameBytes();
     this.log = opts.logger;
     // A parallel run that cannot be placed fails here, before anyone is admitted.
     if (opts.config.variant === 'parallel') this.placement = placeTasks(opts.config.tasks.map((t) => t.name), opts.workers, opts.config.placement);
@@ -203,7 +210,7 @@ export class Coordinator {
     this.http = http;
     this.wss = new WebSocketServer({
       server: http,
-      maxPayload: this.opts.maxFrameBytes ?? 512 * 1024 * 1024,
+      maxPayload: this.frameBytes,
       perMessageDeflate: false,
     });
     this.wss.on('connection', (ws, req) => this.onConnection(ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`));
@@ -289,18 +296,21 @@ export class Coordinator {
         }
         clearTimeout(timer);
         link = new WorkerLink(`w${this.nextId++}`, ws, msg.name, msg.host, msg.dataPort, msg.pid, msg.rankHint, remote, msg.local);
+        link.frameBytes = this.frameBytes;
         if (this.phase === 'admitting') this.admit(link);
         else this.admitJoiner(link);
         return;
       }
       if (!isBinary) return this.protocolFault(link, 'sent a text frame on the control plane');
-      let msg: ControlMessage;
+      let msg: ControlMessage | undefined;
       try {
-        msg = decodeMessage(buf);
+        msg = link.inbound.push(decodeMessage(buf));
       } catch (err) {
         return this.protocolFault(link, (err as Error).message);
       }
+      // A fragment is a sign of life too: a large checkpoint may take longer than the heartbeat timeout.
       link.lastSeen = Date.now();
+      if (!msg) return;
       try {
         this.onMessage(link, msg);
       } catch (err) {

@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import { encodeMessage, type ControlMessage } from '@mtl/protocol';
+import { DEFAULT_CONTROL_FRAME_BYTES, Reassembler, encodeFrames, type ControlMessage } from '@mtl/protocol';
 
 /** What the coordinator knows about one admitted worker and the socket to it. */
 export class WorkerLink {
@@ -10,6 +10,11 @@ export class WorkerLink {
   /** Reported its own failure; its disconnect that follows is not a new cause. */
   failed = false;
   closed = false;
+  /** Joins the worker's fragmented messages (checkpoints, the final model). */
+  readonly inbound = new Reassembler();
+  /** Frames to the worker stay within this; larger messages go in fragments. */
+  frameBytes = DEFAULT_CONTROL_FRAME_BYTES;
+  private fragmentId = 0;
 
   constructor(
     readonly id: string,
@@ -26,7 +31,7 @@ export class WorkerLink {
 
   send(msg: ControlMessage): void {
     if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
-    this.ws.send(encodeMessage(msg));
+    for (const frame of encodeFrames(msg, this.frameBytes, this.fragmentId++)) this.ws.send(frame);
   }
 
   /** How errors name this worker: enough to find the process on its host. */

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { createLogger, decodeMessage, encodeMessage, proveSecret, runConfigSchema } from '@mtl/protocol';
+import { Reassembler, createLogger, decodeMessage, encodeFrames, encodeMessage, proveSecret, runConfigSchema } from '@mtl/protocol';
 import { Coordinator, RunDirectory, metricTable } from '../src';
 import { WorkerLink, assignRanks } from '../src/worker-link';
 
@@ -105,15 +105,22 @@ describe('admission', () => {
 class ScriptedWorker {
   private readonly inbox: any[] = [];
   private wake?: () => void;
-  private constructor(readonly ws: WebSocket) {
+  private readonly inbound = new Reassembler();
+  private fragmentId = 0;
+  /** Every frame received, in bytes. */
+  readonly frameSizes: number[] = [];
+  private constructor(readonly ws: WebSocket, private readonly frameBytes: number) {
     ws.on('message', (d) => {
-      this.inbox.push(decodeMessage(d as Buffer));
+      this.frameSizes.push((d as Buffer).length);
+      const m = this.inbound.push(decodeMessage(d as Buffer));
+      if (m) this.inbox.push(m);
       this.wake?.();
     });
   }
 
-  static async join(port: number, name: string, rankHint: number): Promise<ScriptedWorker> {
-    const w = new ScriptedWorker(new WebSocket(`ws://127.0.0.1:${port}`));
+  /** Joins with a frame limit of its own (the ws client refuses larger frames; it fragments larger messages). */
+  static async join(port: number, name: string, rankHint: number, frameBytes = 64 * 1024 * 1024): Promise<ScriptedWorker> {
+    const w = new ScriptedWorker(new WebSocket(`ws://127.0.0.1:${port}`, { maxPayload: frameBytes }), frameBytes);
     const challenge = await w.next('challenge');
     w.send({ type: 'hello', proof: proveSecret(SECRET, challenge.nonce, 'worker'), name, host: '127.0.0.1', dataPort: 9000 + rankHint, pid: 1000 + rankHint, rankHint });
     return w;
@@ -129,11 +136,11 @@ class ScriptedWorker {
   }
 
   send(msg: Record<string, unknown>): void {
-    this.ws.send(encodeMessage(msg as never));
+    for (const f of encodeFrames(msg as never, this.frameBytes, this.fragmentId++)) this.ws.send(f);
   }
 
-  ready(rank: number): void {
-    this.send({ type: 'ready', rank, backend: 'cpu', numParams: 3, tensors: 0, inputDim: 4, trainSize: 64, valSize: 0, stepsPerEpoch: 8, totalSteps: 6, flopsPerExample: 1, tasks: {} });
+  ready(rank: number, numParams = 3): void {
+    this.send({ type: 'ready', rank, backend: 'cpu', numParams, tensors: 0, inputDim: 4, trainSize: 64, valSize: 0, stepsPerEpoch: 8, totalSteps: 6, flopsPerExample: 1, tasks: {} });
   }
 
   step(rank: number, step: number): void {
@@ -179,3 +186,45 @@ describe('a ring re-formed after a loss', () => {
     a.ws.close();
   });
 });
+
+describe('messages larger than a control frame', () => {
+  it('a checkpoint comes in fragments and the resume assignment after a re-form goes out in fragments, each frame within the limit', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'mtl-coord-'));
+    const config = runConfigSchema.parse({ runId: 'fragments', steps: 6, batchSize: 16, checkpointEvery: 2 });
+    const limit = 4096;
+    const c = new Coordinator({ config, workers: 2, maxRestarts: 1, maxFrameBytes: limit, host: '127.0.0.1', port: 0, secret: SECRET, outDir: out, logger: log });
+    coordinators.push(c);
+    const port = await c.listen();
+    void c.run();
+    const a = await ScriptedWorker.join(port, 'a', 0, limit);
+    const b = await ScriptedWorker.join(port, 'b', 1, limit);
+    await Promise.all([a.next('assign'), b.next('assign')]);
+    const P = 3000; // 12 KB of parameters, three times the frame limit; with Adam's two buffers 36 KB
+    a.ready(0, P);
+    b.ready(1, P);
+    await Promise.all([a.next('start'), b.next('start')]);
+    const params = new Float32Array(P).map((_, i) => Math.sin(i));
+    const m = new Float32Array(P).map((_, i) => i / P);
+    const v = new Float32Array(P).map((_, i) => 1 / (1 + i));
+    a.step(0, 0);
+    a.step(0, 1);
+    b.step(1, 0);
+    b.step(1, 1);
+    const bytes = (x: Float32Array) => new Uint8Array(x.buffer.slice(0));
+    a.send({ type: 'params', step: 2, reason: 'checkpoint', params: bytes(params), checksum: 'c2', optimizer: { stepCount: 2, buffers: [bytes(m), bytes(v)] } });
+    const stateFile = join(out, 'checkpoints', 'step-2', 'state.json');
+    while (!existsSync(stateFile)) await new Promise((r) => setTimeout(r, 20));
+    expect(readFileSync(join(out, 'checkpoints', 'step-2', 'params.bin'))).toEqual(Buffer.from(params.buffer));
+    expect(readFileSync(join(out, 'checkpoints', 'step-2', 'optimizer-1.bin'))).toEqual(Buffer.from(v.buffer));
+    b.ws.terminate();
+    await a.next('abort');
+    a.send({ type: 'failed', rank: 0, error: 'stopped for the re-form' });
+    const assign = await a.next('assign');
+    expect(assign).toMatchObject({ rank: 0, world: 1, startStep: 2 });
+    expect(Buffer.from(assign.resume.params)).toEqual(Buffer.from(params.buffer));
+    expect(assign.resume.optimizer.buffers.map((x: Uint8Array) => Buffer.from(x))).toEqual([Buffer.from(m.buffer), Buffer.from(v.buffer)]);
+    expect(Math.max(...a.frameSizes)).toBeLessThanOrEqual(limit);
+    a.ws.close();
+  });
+});
+

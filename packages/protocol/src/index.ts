@@ -5,3 +5,4 @@ export * from './messages';
 export * from './run-config';
 export * from './codec';
 export * from './logging';
+export * from './fragments';

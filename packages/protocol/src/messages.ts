@@ -114,6 +114,17 @@ export const messageSchemas = {
   failed: z.object({ rank: rank.optional(), error: z.string() }),
   /** either direction: liveness. */
   heartbeat: z.object({ t: finite }),
+  /**
+   * either direction: one part of a message larger than a control frame (fragments.ts): the
+   * encoded message's bytes [index * part, ...), parts of one message consecutive on the connection.
+   */
+  fragment: z.object({
+    id: z.number().int().nonnegative(),
+    index: z.number().int().nonnegative(),
+    count: z.number().int().min(2),
+    total: z.number().int().positive(),
+    data: bytes,
+  }),
   /** coordinator -> worker: stop now, the run failed or was cancelled. */
   abort: z.object({
     reason: z.string(),

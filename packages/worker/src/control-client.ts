@@ -1,8 +1,10 @@
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import {
+  Reassembler,
+  controlFrameBytes,
   decodeMessage,
-  encodeMessage,
+  encodeFrames,
   proveSecret,
   type ControlMessage,
   type MessageOf,
@@ -19,6 +21,7 @@ export interface ControlClientOptions {
   local?: { hostKey: string; socket: string };
   rankHint?: number;
   connectTimeoutMs?: number;
+  /** Largest control frame either way (default MTL_CONTROL_FRAME_BYTES, else 64 MiB); larger messages go in fragments. */
   maxFrameBytes?: number;
   /** CA certificate to trust for a wss:// coordinator (e.g. a self-signed one). */
   tlsCa?: string | Buffer;
@@ -34,24 +37,29 @@ export class ControlClient extends EventEmitter {
   private waiter?: { types: MessageType[]; resolve: (m: ControlMessage) => void; reject: (e: Error) => void };
   private closedError?: Error;
   private heartbeat?: NodeJS.Timeout;
+  private readonly frameBytes: number;
+  /** Joins the coordinator's fragmented messages (a resume assignment). */
+  private readonly inbound = new Reassembler();
+  private fragmentId = 0;
 
   constructor(private readonly opts: ControlClientOptions) {
     super();
+    this.frameBytes = opts.maxFrameBytes ?? controlFrameBytes();
   }
 
   async connect(): Promise<MessageOf<'welcome'>> {
-    const ws = new WebSocket(this.opts.url, { maxPayload: this.opts.maxFrameBytes ?? 512 * 1024 * 1024, perMessageDeflate: false, handshakeTimeout: this.opts.connectTimeoutMs ?? 10_000, ...(this.opts.tlsCa ? { ca: this.opts.tlsCa } : {}) });
+    const ws = new WebSocket(this.opts.url, { maxPayload: this.frameBytes, perMessageDeflate: false, handshakeTimeout: this.opts.connectTimeoutMs ?? 10_000, ...(this.opts.tlsCa ? { ca: this.opts.tlsCa } : {}) });
     this.ws = ws;
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data, isBinary) => {
       if (!isBinary) return this.shutdown(new Error('coordinator sent a text frame on the control plane'));
-      let msg: ControlMessage;
+      let msg: ControlMessage | undefined;
       try {
-        msg = decodeMessage(data as Buffer);
+        msg = this.inbound.push(decodeMessage(data as Buffer));
       } catch (err) {
         return this.shutdown(new Error(`bad frame from the coordinator: ${(err as Error).message}`));
       }
-      this.deliver(msg);
+      if (msg) this.deliver(msg);
     });
     ws.on('close', (code, reason) => this.shutdown(new Error(`lost the coordinator at ${this.opts.url} (${code}${reason.length ? ' ' + reason.toString() : ''})`)));
     ws.on('error', (err) => this.shutdown(new Error(`cannot reach the coordinator at ${this.opts.url}: ${err.message}`)));
@@ -74,7 +82,8 @@ export class ControlClient extends EventEmitter {
   }
 
   send(msg: ControlMessage): void {
-    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(encodeMessage(msg));
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+    for (const frame of encodeFrames(msg, this.frameBytes, this.fragmentId++)) this.ws.send(frame);
   }
 
   /** Resolve with the next message of one of the given types; abort/shutdown always wake the waiter. */
