@@ -74,11 +74,19 @@ export class CrossStitchArchitecture implements Architecture {
     return out;
   }
 
-  /** Unit l's row t applied to the columns' activations stacked on a last axis ([n, D, T]): [n, D]. */
-  private mixRow(tf: TF, w: WeightsOf, l: number, t: number, stacked: Tensor): Tensor {
-    const [n, D, T] = stacked.shape as [number, number, number];
+  /**
+   * Unit l's row t applied to the columns' activations hs (T of [n, D]): sum_u alpha_tu hs[u], as
+   * T scaled adds (the export's Dense over a stacked last axis computes the same sum; as a product
+   * of [n*D, T] by [T, 1] it ran several times slower on the wasm backend's matrix kernels).
+   */
+  private mixRow(tf: TF, w: WeightsOf, l: number, t: number, hs: Tensor[]): Tensor {
     const [kernel] = w(this.stitch[l]![t]!);
-    return tf.reshape(tf.matMul(tf.reshape(stacked, [n * D, T]), kernel), [n, D]);
+    let out: Tensor | undefined;
+    for (let u = 0; u < hs.length; u++) {
+      const term = tf.mul(hs[u]!, tf.slice(kernel, [u, 0], [1, 1]));
+      out = out ? tf.add(out, term) : term;
+    }
+    return out!;
   }
 
   /** The T columns' activations after the last hidden layer (before the last unit): [n, T * D]. */
@@ -90,8 +98,8 @@ export class CrossStitchArchitecture implements Architecture {
     for (let l = 0; l < L; l++) {
       hs = inputs.map((h, t) => chain(tf, this.layers, w, [this.column[t]![l]!], h));
       if (l < L - 1) {
-        const stacked = tf.stack(hs, 2); // [n, D, T]
-        inputs = Array.from({ length: T }, (_, t) => this.mixRow(tf, w, l, t, stacked));
+        const cols = hs;
+        inputs = Array.from({ length: T }, (_, t) => this.mixRow(tf, w, l, t, cols));
       }
     }
     return hs.length === 1 ? hs[0]! : tf.concat(hs, 1);
@@ -105,7 +113,7 @@ export class CrossStitchArchitecture implements Architecture {
     const D = this.spec.trunk[L - 1]!;
     const n = features.shape[0]!;
     const hs = Array.from({ length: T }, (_, u) => tf.slice(features, [0, u * D], [n, D]));
-    return chain(tf, this.layers, w, this.towerIdx[t]!, this.mixRow(tf, w, L - 1, t, tf.stack(hs, 2)));
+    return chain(tf, this.layers, w, this.towerIdx[t]!, this.mixRow(tf, w, L - 1, t, hs));
   }
 
   buildLayers(
