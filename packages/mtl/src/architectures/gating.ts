@@ -32,10 +32,15 @@ export function chainLayers(dense: DenseFactory, idx: readonly number[], x: Symb
 /** sum_e gate[:, e] * outs[e]: gate [n, E] (softmax), outs E tensors [n, D]; returns [n, D]. */
 export function mix(tf: TF, gate: Tensor, outs: readonly Tensor[]): Tensor {
   const n = gate.shape[0]!;
-  const E = outs.length;
-  const D = outs[0]!.shape[1]!;
-  // [n, 1, E] @ [n, E, D]
-  return tf.reshape(tf.matMul(tf.reshape(gate, [n, 1, E]), tf.stack(outs as Tensor[], 1)), [n, D]);
+  // sum_e gate[:, e] * out_e as E scaled adds: the export's dot of [n, E] with [n, E, D] computes the
+  // same sum; as a batched product of [n, 1, E] by [n, E, D] (and its gradient) it ran several
+  // times slower on the wasm backend's matrix kernels.
+  let h: Tensor | undefined;
+  for (let e = 0; e < outs.length; e++) {
+    const term = tf.mul(tf.slice(gate, [0, e], [n, 1]), outs[e]!);
+    h = h ? tf.add(h, term) : term;
+  }
+  return h!;
 }
 
 /** Names of the three layers mixLayers makes for a mixture called `name`. */
