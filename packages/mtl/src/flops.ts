@@ -8,6 +8,6 @@ import type { ModelSpec } from './types';
  */
 export function flopsPerExample(spec: ModelSpec): number {
   let macs = 0;
-  for (const l of architectureFor(spec).layers) macs += l.inDim * l.outDim;
+  for (const l of architectureFor(spec).layers) macs += l.inDim * l.outDim * (l.applications ?? 1);
   return 3 * 2 * macs;
 }

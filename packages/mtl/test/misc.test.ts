@@ -39,6 +39,13 @@ describe('checksum, flops, rng', () => {
     expect(flopsPerExample(spec)).toBe(6 * (200 + 100 + 24 + 24 + 32));
   });
 
+  it('flopsPerExample counts a cross-stitch row once per unit of its layer', () => {
+    const spec = { inputDim: 10, trunk: [20, 5], activation: 'relu' as const, tasks, head: [], architecture: 'cross-stitch' as const };
+    // Two columns of 10*20 + 20*5; unit 0: two rows of 2*1 applied to 20 units; unit 1 (the last,
+    // per task): two rows of 2*1 applied to 5 units; towers 5*1 each.
+    expect(flopsPerExample(spec)).toBe(6 * (2 * (200 + 100) + 2 * 2 * 20 + 2 * 2 * 5 + 2 * 5));
+  });
+
   it('createRng is deterministic and roughly uniform', () => {
     const a = createRng(5), b = createRng(5), c = createRng(5 + 2 ** 32);
     const xs = Array.from({ length: 10000 }, a);

@@ -22,6 +22,8 @@ export interface DenseDef {
   bias?: boolean;
   /** The kernel's initial values (row-major [inDim, outDim]) instead of Glorot-uniform draws. */
   initKernel?: readonly number[];
+  /** How many times per example the layer is applied (a cross-stitch row: once per unit of its layer); FLOP counts only. Default 1. */
+  applications?: number;
 }
 
 /** Returns the [kernel, bias] tensors of layer i (index into `layers`; the bias has shape [0] where the layer has none). */

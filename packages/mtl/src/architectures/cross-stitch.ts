@@ -49,7 +49,7 @@ export class CrossStitchArchitecture implements Architecture {
     if (!L) throw new Error('cross-stitch needs at least one trunk width (each column is a stack of the trunk widths, and a cross-stitch unit follows each)');
     const row = (l: number, t: number, owner: string) => {
       const initKernel = spec.tasks.map((_, u) => (T === 1 ? 1 : u === t ? STITCH_SELF : STITCH_OTHER_TOTAL / (T - 1)));
-      this.layers.push({ name: `stitch_${l}_${spec.tasks[t]!.name}`, inDim: T, outDim: 1, owner, activation: 'linear', bias: false, initKernel });
+      this.layers.push({ name: `stitch_${l}_${spec.tasks[t]!.name}`, inDim: T, outDim: 1, owner, activation: 'linear', bias: false, initKernel, applications: spec.trunk[l]! });
       return this.layers.length - 1;
     };
     // The trunk (layout order): every column, then the units below the last.
