@@ -144,15 +144,20 @@ describe('elastic growth (--max-workers)', () => {
     for (const p of running.splice(0)) p.kill('SIGKILL');
   });
   const worker = (url: string, name: string) => start(['worker', '--coordinator', url, '--advertise', '127.0.0.1', '--bind', '127.0.0.1', '--name', name]);
-
-  it('a worker that joins a running ring enters it at the next checkpoint; the run continues from there with three, as a resume with three would', async () => {
-    const dir = tempDir('elastic-grow');
-    const out = join(dir, 'run');
-    const coord = start(['coordinator', '--workers', '2', '--max-workers', '3', '--host', '127.0.0.1', '--port', '0', '--out', out, ...workload]);
+  /** A coordinator that admits a third worker, its ring of two (alpha, beta) past the checkpoint of step 200. */
+  const ringOfTwoPastStep200 = async (out: string, flags: string[] = []) => {
+    const coord = start(['coordinator', ...flags, '--workers', '2', '--max-workers', '3', '--host', '127.0.0.1', '--port', '0', '--out', out, ...workload]);
     const url = `ws://127.0.0.1:${(await coord.waitFor(/coordinator listening.*port=(\d+)/))[1]}`;
     worker(url, 'alpha');
     worker(url, 'beta');
     await coord.waitFor(/checkpoint written to checkpoints\/step-200/, 90_000);
+    return { coord, url };
+  };
+
+  it('a worker that joins a running ring enters it at the next checkpoint; the run continues from there with three, as a resume with three would', async () => {
+    const dir = tempDir('elastic-grow');
+    const out = join(dir, 'run');
+    const { coord, url } = await ringOfTwoPastStep200(out);
     const before = readJson(join(out, 'config.json')).workers as Array<{ pid: number; name: string }>;
     const gamma = worker(url, 'gamma');
     await coord.waitFor(/worker gamma \(.*\) joined the running ring \(3 of at most 3\); the ring takes it in at the next checkpoint/, 30_000);
@@ -194,11 +199,7 @@ describe('elastic growth (--max-workers)', () => {
   it('parallel variant: a joiner enters at the next checkpoint with the task groups placed again for three', async () => {
     const dir = tempDir('elastic-grow-parallel');
     const out = join(dir, 'run');
-    const coord = start(['coordinator', '--variant', 'parallel', '--workers', '2', '--max-workers', '3', '--host', '127.0.0.1', '--port', '0', '--out', out, ...workload]);
-    const url = `ws://127.0.0.1:${(await coord.waitFor(/coordinator listening.*port=(\d+)/))[1]}`;
-    worker(url, 'alpha');
-    worker(url, 'beta');
-    await coord.waitFor(/checkpoint written to checkpoints\/step-200/, 90_000);
+    const { coord, url } = await ringOfTwoPastStep200(out, ['--variant', 'parallel']);
     expect(readJson(join(out, 'config.json')).placement).toEqual({ y: [0], c: [1] });
     const gamma = worker(url, 'gamma');
     const [res, g] = await Promise.all([coord.exit, gamma.exit]);
@@ -216,11 +217,7 @@ describe('elastic growth (--max-workers)', () => {
   it('a joiner the others cannot reach is sent away, and the ring forms again without it from the same checkpoint', async () => {
     const dir = tempDir('elastic-bad-joiner');
     const out = join(dir, 'run');
-    const coord = start(['coordinator', '--workers', '2', '--max-workers', '3', '--host', '127.0.0.1', '--port', '0', '--out', out, ...workload]);
-    const url = `ws://127.0.0.1:${(await coord.waitFor(/coordinator listening.*port=(\d+)/))[1]}`;
-    worker(url, 'alpha');
-    worker(url, 'beta');
-    await coord.waitFor(/checkpoint written to checkpoints\/step-200/, 90_000);
+    const { coord, url } = await ringOfTwoPastStep200(out);
     // It listens on 127.0.0.1 but tells its peers 127.0.0.2 (over TCP, so no Unix socket saves it): they are refused until their 30 s run out.
     const gamma = start(['worker', '--coordinator', url, '--advertise', '127.0.0.2', '--bind', '127.0.0.1', '--data-transport', 'tcp', '--name', 'gamma']);
     const [res, g] = await Promise.all([coord.exit, gamma.exit]);

@@ -44,6 +44,19 @@ describe.each([
   });
 });
 
+/**
+ * The same run as base/w2 with equal weighting: its final parameters must differ from `w2Params`;
+ * returns base/w2's bytes sent a step over the equal run's.
+ */
+async function againstEqual(base: string, w2Params: Float32Array, args: string[]): Promise<number> {
+  const equal = join(base, 'equal');
+  const e = await mtl(['train', '--workers', '2', '--out', equal, ...args]);
+  expect(e.code, e.stderr).toBe(0);
+  expect(maxAbsDiff(w2Params, finalParams(equal))).toBeGreaterThan(1e-3);
+  const bytes = (dir: string) => readJson(join(dir, 'summary.json')).bytesSentPerStep as number;
+  return bytes(join(base, 'w2')) / bytes(equal);
+}
+
 async function initialParams(base: string): Promise<Float32Array> {
   const out = join(base, 'init');
   const res = await mtl(['train', '--workers', '1', '--out', out, ...common, '--steps', '0']);
@@ -81,13 +94,8 @@ describe.each([['pcgrad'], ['mgda'], ['cagrad'], ['gradnorm'], ['imtl'], ['align
     }
     expect(maxAbsDiff(params[0]!, params[1]!)).toBeLessThan(TOLERANCE);
     expect(maxAbsDiff(params[0]!, params[2]!)).toBeLessThan(TOLERANCE);
-    const equal = join(base, 'equal');
-    const e = await mtl(['train', '--workers', '2', '--out', equal, ...args]);
-    expect(e.code, e.stderr).toBe(0);
-    expect(maxAbsDiff(params[1]!, finalParams(equal))).toBeGreaterThan(1e-3);
     // Three tasks: the stacked all-reduce carries three gradients where equal weighting carries one.
-    const bytes = (dir: string) => readJson(join(dir, 'summary.json')).bytesSentPerStep as number;
-    const ratio = bytes(join(base, 'w2')) / bytes(equal);
+    const ratio = await againstEqual(base, params[1]!, args);
     expect(ratio).toBeGreaterThan(2.8);
     expect(ratio).toBeLessThan(3.2);
   });
@@ -114,13 +122,8 @@ describe('random loss weighting (rlw) stays exact when distributed', () => {
     expect(weights[2]).toEqual(weights[0]);
     expect(new Set(weights[0]!.map((w) => JSON.stringify(w))).size).toBe(30);
     for (const w of weights[0]!) expect(w.reg! + w.bin! + w.cls!).toBeCloseTo(3, 9);
-    const equal = join(base, 'equal');
-    const e = await mtl(['train', '--workers', '2', '--out', equal, ...args]);
-    expect(e.code, e.stderr).toBe(0);
-    expect(maxAbsDiff(params[1]!, finalParams(equal))).toBeGreaterThan(1e-3);
     // Linear: one fused gradient a step, the bytes of equal weighting.
-    const bytes = (dir: string) => readJson(join(dir, 'summary.json')).bytesSentPerStep as number;
-    const ratio = bytes(join(base, 'w2')) / bytes(equal);
+    const ratio = await againstEqual(base, params[1]!, args);
     expect(ratio).toBeGreaterThan(0.95);
     expect(ratio).toBeLessThan(1.05);
   });

@@ -471,10 +471,15 @@ export class Coordinator {
     this.grow();
   }
 
+  /** The ranks of the ring whose report of a step is not among `reports`. */
+  private ranksMissingFrom(reports: StepReport[]): number[] {
+    const reported = new Set(reports.map((r) => r.rank));
+    return Array.from({ length: this.ringWorld }, (_, r) => r).filter((r) => !reported.has(r));
+  }
+
   private recordStep(reports: StepReport[]): void {
     const r0 = reports.find((r) => r.rank === 0) ?? reports[0]!;
-    const reported = new Set(reports.map((r) => r.rank));
-    const missingRanks = Array.from({ length: this.ringWorld }, (_, r) => r).filter((r) => !reported.has(r));
+    const missingRanks = reports.length < this.ringWorld ? this.ranksMissingFrom(reports) : [];
     // Each rank states the losses it knows (all tasks in distributed, its own task in parallel); lowest rank wins.
     const losses: Record<string, number> = {};
     for (const r of [...reports].sort((a, b) => a.rank - b.rank)) for (const [t, v] of Object.entries(r.losses)) if (!(t in losses)) losses[t] = v;

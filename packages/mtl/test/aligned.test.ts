@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AlignedMtlAggregator, createAggregator } from '../src/aggregators';
 import { symmetricEigen } from '../src/aggregators/aligned';
+import { randomGrads } from './helpers/gradients';
 
 const tasks = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `t${i}`, type: 'regression' as const }));
 const dot = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i]!, 0);
@@ -45,11 +46,6 @@ function reference(M: Mat): { invSqrt: Mat; sigma: number; alpha: number[] } {
   return { invSqrt: Z, sigma, alpha: Z.map((r) => sigma * r.reduce((s, x) => s + x, 0)) };
 }
 
-function randomGrads(T: number, dim: number, seed: number): number[][] {
-  let s = seed;
-  const rnd = () => ((s = (s * 16807) % 2147483647) / 2147483647) * 2 - 1;
-  return Array.from({ length: T }, () => Array.from({ length: dim }, () => Math.fround(rnd())));
-}
 
 function run(gs: number[][], heads = true) {
   const T = gs.length;

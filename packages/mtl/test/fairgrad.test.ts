@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FairGradAggregator, NashMtlAggregator, createAggregator } from '../src/aggregators';
 import { MAX_ITER, solveFairSystem } from '../src/aggregators/fair-system';
+import { randomGrads } from './helpers/gradients';
 
 const tasks = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `t${i}`, type: 'regression' as const }));
 const dot = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i]!, 0);
@@ -38,11 +39,6 @@ function reference(M: number[][], alpha: number): number[] {
   return w;
 }
 
-function randomGrads(T: number, dim: number, seed: number): number[][] {
-  let s = seed;
-  const rnd = () => ((s = (s * 16807) % 2147483647) / 2147483647) * 2 - 1;
-  return Array.from({ length: T }, () => Array.from({ length: dim }, () => Math.fround(rnd())));
-}
 
 function run(gs: number[][], alpha?: number) {
   const T = gs.length;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GradVacAggregator, createAggregator } from '../src/aggregators';
 import { gradVacStep } from '../src/aggregators/gradvac';
+import { randomGrads } from './helpers/gradients';
 
 const tasks = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `t${i}`, type: 'regression' as const }));
 const names = (n: number) => tasks(n).map((t) => t.name);
@@ -32,11 +33,6 @@ function reference(gs: number[][], phiHat: number[][], beta: number, orders: num
   return out;
 }
 
-function randomGrads(T: number, dim: number, seed: number): number[][] {
-  let s = seed;
-  const rnd = () => ((s = (s * 16807) % 2147483647) / 2147483647) * 2 - 1;
-  return Array.from({ length: T }, () => Array.from({ length: dim }, () => Math.fround(rnd())));
-}
 
 const gramOf = (gs: number[][]) => Float64Array.from(gs.flatMap((a) => gs.map((b) => dot(a, b))));
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NashMtlAggregator, createAggregator } from '../src/aggregators';
+import { randomGrads } from './helpers/gradients';
 
 const tasks = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `t${i}`, type: 'regression' as const }));
 const dot = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i]!, 0);
@@ -31,11 +32,6 @@ function reference(M: number[][]): number[] {
   return a;
 }
 
-function randomGrads(T: number, dim: number, seed: number): number[][] {
-  let s = seed;
-  const rnd = () => ((s = (s * 16807) % 2147483647) / 2147483647) * 2 - 1;
-  return Array.from({ length: T }, () => Array.from({ length: dim }, () => Math.fround(rnd())));
-}
 
 /** Task-major stacked gradients: the shared range first, then one head parameter per task. */
 function stackOf(gs: number[][], heads?: number[]) {

@@ -13,7 +13,7 @@
 // Scale: the paper's own. Sum of T aligned components, each task weighted 1 as in `equal`; the
 // alphas reported are those of the g_t in the update and sum to no fixed value.
 import type { Aggregator, AggregatorContext } from './base';
-import { sharedGram, stackedHeads, weightedShared } from './vectors';
+import { combineByGram } from './vectors';
 
 /**
  * Eigenvalues below this fraction of the largest are dropped as zero. The Gram matrix of float32
@@ -98,9 +98,6 @@ export class AlignedMtlAggregator implements Aggregator {
   lastWeights: Float64Array = new Float64Array(0);
 
   combine(stacked: Float32Array, numTasks: number, shared: { offset: number; size: number }, out: Float32Array, _ctx: AggregatorContext): void {
-    const { P, lo, hi } = stackedHeads('aligned', stacked, numTasks, shared, out);
-    const alpha = alignedWeights(sharedGram(stacked, numTasks, P, lo, hi), numTasks);
-    this.lastWeights = alpha;
-    weightedShared(stacked, numTasks, P, lo, hi, alpha, out);
+    this.lastWeights = combineByGram('aligned', stacked, numTasks, shared, out, (G) => alignedWeights(G, numTasks));
   }
 }

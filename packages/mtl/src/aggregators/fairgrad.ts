@@ -19,7 +19,7 @@
 // weights sum to no fixed value, as Nash-MTL's, MGDA's and Aligned-MTL's.
 import type { Aggregator, AggregatorContext } from './base';
 import { solveFairSystem } from './fair-system';
-import { sharedGram, stackedHeads, weightedShared } from './vectors';
+import { combineByGram } from './vectors';
 
 /**
  * The alphas the solver is tested for: beyond 10 the weights of the solution can span more orders
@@ -44,9 +44,6 @@ export class FairGradAggregator implements Aggregator {
   }
 
   combine(stacked: Float32Array, numTasks: number, shared: { offset: number; size: number }, out: Float32Array, _ctx: AggregatorContext): void {
-    const { P, lo, hi } = stackedHeads('fairgrad', stacked, numTasks, shared, out);
-    const w = fairGradWeights(sharedGram(stacked, numTasks, P, lo, hi), numTasks, this.alpha);
-    this.lastWeights = w;
-    weightedShared(stacked, numTasks, P, lo, hi, w, out);
+    this.lastWeights = combineByGram('fairgrad', stacked, numTasks, shared, out, (G) => fairGradWeights(G, numTasks, this.alpha));
   }
 }

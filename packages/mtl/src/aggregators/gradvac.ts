@@ -15,7 +15,7 @@
 import { createRng } from '../rng';
 import type { Aggregator, AggregatorContext } from './base';
 import { shuffled } from './pcgrad';
-import { sharedGram, stackedHeads, weightedShared } from './vectors';
+import { combineByGram } from './vectors';
 
 /**
  * One GradVac step on the Gram matrix `G` (T x T) of the task gradients: updates the targets
@@ -84,11 +84,8 @@ export class GradVacAggregator implements Aggregator {
 
   combine(stacked: Float32Array, numTasks: number, shared: { offset: number; size: number }, out: Float32Array, ctx: AggregatorContext): void {
     if (numTasks !== this.tasks.length) throw new Error(`gradvac: ${numTasks} stacked gradients for ${this.tasks.length} tasks`);
-    const { P, lo, hi } = stackedHeads('gradvac', stacked, numTasks, shared, out);
     const rng = createRng(this.seed * 1_000_003 + ctx.step);
-    const alpha = gradVacStep(sharedGram(stacked, numTasks, P, lo, hi), numTasks, this.phiHat, this.beta, () => shuffled(numTasks, rng));
-    this.lastWeights = alpha;
-    weightedShared(stacked, numTasks, P, lo, hi, alpha, out);
+    this.lastWeights = combineByGram('gradvac', stacked, numTasks, shared, out, (G) => gradVacStep(G, numTasks, this.phiHat, this.beta, () => shuffled(numTasks, rng)));
   }
 
   state(): number[] {

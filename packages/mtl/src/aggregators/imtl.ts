@@ -12,7 +12,7 @@
 // every weighting, and where IMTL-G has nothing to balance (one task, or all gradients along one
 // direction) its update is exactly equal weighting's.
 import type { Aggregator, AggregatorContext } from './base';
-import { sharedGram, stackedHeads, weightedShared } from './vectors';
+import { combineByGram } from './vectors';
 
 /** A pivot below this fraction of the largest gradient norm counts as zero: D U^T is singular. */
 const SINGULAR = 1e-10;
@@ -79,9 +79,6 @@ export class ImtlAggregator implements Aggregator {
   lastWeights: Float64Array = new Float64Array(0);
 
   combine(stacked: Float32Array, numTasks: number, shared: { offset: number; size: number }, out: Float32Array, _ctx: AggregatorContext): void {
-    const { P, lo, hi } = stackedHeads('imtl', stacked, numTasks, shared, out);
-    const { weights } = imtlWeights(sharedGram(stacked, numTasks, P, lo, hi), numTasks);
-    this.lastWeights = weights;
-    weightedShared(stacked, numTasks, P, lo, hi, weights, out);
+    this.lastWeights = combineByGram('imtl', stacked, numTasks, shared, out, (G) => imtlWeights(G, numTasks).weights);
   }
 }

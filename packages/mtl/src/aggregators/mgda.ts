@@ -5,7 +5,7 @@
 // all-reduced global means, identical on every rank, and every product is taken in float64 in a
 // fixed order, so every rank finds the same alpha.
 import type { Aggregator, AggregatorContext } from './base';
-import { sharedGram, stackedHeads } from './vectors';
+import { combineByGram } from './vectors';
 
 const MAX_ITERATIONS = 1000;
 const STOP = 1e-7;
@@ -116,14 +116,6 @@ export class MgdaAggregator implements Aggregator {
   lastWeights: Float64Array = new Float64Array(0);
 
   combine(stacked: Float32Array, numTasks: number, shared: { offset: number; size: number }, out: Float32Array, _ctx: AggregatorContext): void {
-    const { P, lo, hi } = stackedHeads('mgda', stacked, numTasks, shared, out);
-    const G = sharedGram(stacked, numTasks, P, lo, hi);
-    const alpha = minNormWeights(G, numTasks);
-    this.lastWeights = alpha;
-    for (let i = lo; i < hi; i++) {
-      let s = 0;
-      for (let t = 0; t < numTasks; t++) s += alpha[t]! * stacked[t * P + i]!;
-      out[i] = s;
-    }
+    this.lastWeights = combineByGram('mgda', stacked, numTasks, shared, out, (G) => minNormWeights(G, numTasks));
   }
 }

@@ -18,7 +18,7 @@
 // value, as MGDA's and Aligned-MTL's.
 import type { Aggregator, AggregatorContext } from './base';
 import { solveFairSystem } from './fair-system';
-import { sharedGram, stackedHeads, weightedShared } from './vectors';
+import { combineByGram } from './vectors';
 
 /** Nash-MTL's alpha from the Gram matrix `G` (T x T, row-major) of the task gradients. */
 export function nashWeights(G: Float64Array, T: number): Float64Array {
@@ -32,9 +32,6 @@ export class NashMtlAggregator implements Aggregator {
   lastWeights: Float64Array = new Float64Array(0);
 
   combine(stacked: Float32Array, numTasks: number, shared: { offset: number; size: number }, out: Float32Array, _ctx: AggregatorContext): void {
-    const { P, lo, hi } = stackedHeads('nash', stacked, numTasks, shared, out);
-    const alpha = nashWeights(sharedGram(stacked, numTasks, P, lo, hi), numTasks);
-    this.lastWeights = alpha;
-    weightedShared(stacked, numTasks, P, lo, hi, alpha, out);
+    this.lastWeights = combineByGram('nash', stacked, numTasks, shared, out, (G) => nashWeights(G, numTasks));
   }
 }

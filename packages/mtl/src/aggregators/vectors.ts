@@ -64,3 +64,22 @@ export function weightedShared(stacked: Float32Array, numTasks: number, P: numbe
     out[i] = s;
   }
 }
+
+/**
+ * The stacked combination of the weightings that only need the Gram matrix of the shared
+ * gradients (MGDA, IMTL-G, Aligned-MTL, Nash-MTL, FairGrad, GradVac): each head keeps its own
+ * task's gradient, the shared range gets sum_t alpha_t g_t with alpha = weightsOf(G). Returns alpha.
+ */
+export function combineByGram(
+  name: string,
+  stacked: Float32Array,
+  numTasks: number,
+  shared: { offset: number; size: number },
+  out: Float32Array,
+  weightsOf: (G: Float64Array) => Float64Array,
+): Float64Array {
+  const { P, lo, hi } = stackedHeads(name, stacked, numTasks, shared, out);
+  const alpha = weightsOf(sharedGram(stacked, numTasks, P, lo, hi));
+  weightedShared(stacked, numTasks, P, lo, hi, alpha, out);
+  return alpha;
+}
