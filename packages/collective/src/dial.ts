@@ -60,12 +60,16 @@ export async function dialPeer(o: DialOptions): Promise<Wire> {
   const where = `peer ${o.peer} at ${o.host}:${o.port}`;
   let delay = 25;
   let last = 'no attempt';
+  // The peer's last transient refusal: named in the timeout error even when the attempt the deadline
+  // cut short ended otherwise (on a loaded host the last attempt may get only a millisecond).
+  let refusal = '';
   let local = o.localSocket;
   for (;;) {
     if (o.cancelled?.()) throw new CollectiveError(`gave up connecting to ${where}: the process group failed`, { peer: o.peer });
     const remaining = o.deadline - Date.now();
     if (remaining <= 0) {
-      throw new CollectiveError(`timed out connecting to ${where} (last error: ${last})`, { peer: o.peer });
+      const refused = refusal && refusal !== last ? `; before that ${refusal}` : '';
+      throw new CollectiveError(`timed out connecting to ${where} (last error: ${last}${refused})`, { peer: o.peer });
     }
     try {
       return await attempt(o, remaining, local);
@@ -81,7 +85,7 @@ export async function dialPeer(o: DialOptions): Promise<Wire> {
       if (err instanceof TimeoutError) continue;
       if (err instanceof Refused) {
         if (!TRANSIENT_REFUSALS.has(err.code)) throw new CollectiveError(`${where} refused the connection: ${err.message}`, { peer: o.peer });
-        last = `refused: ${err.message}`;
+        last = refusal = `refused: ${err.message}`;
       } else {
         const code = (err as NodeJS.ErrnoException).code;
         if (code !== undefined && !RETRYABLE.has(code)) {
