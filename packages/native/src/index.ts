@@ -3,7 +3,9 @@
  * `src/native/*.cc` by `scripts/build-addon.js` with the system C++ compiler. Every caller
  * must treat `null` from {@link loadNative} as "use the JS / wasm kernels".
  *
- * Set `MTL_NATIVE=0` to disable the addon (both at build time and at load time).
+ * Set `MTL_NATIVE=0` to disable the addon (both at build time and at load time), and
+ * `MTL_SGEMM_ISA` (e.g. `avx2`, `avx512-6x64`, `generic`) to pin the GEMM path instead of the
+ * fastest one the CPU supports.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -234,7 +236,7 @@ function candidatePaths(): string[] {
   return [path.join(__dirname, ADDON_FILE), path.join(__dirname, '..', 'dist', ADDON_FILE)];
 }
 
-function wrap(raw: RawBinding): NativeKernels {
+function wrap(raw: RawBinding, isa: string): NativeKernels {
   const ring = process.platform === 'linux' && typeof raw.ringAllReduce === 'function' && typeof raw.ringCancel === 'function';
   return {
     ...(ring
@@ -246,7 +248,7 @@ function wrap(raw: RawBinding): NativeKernels {
           ringCancel: (id: number) => raw.ringCancel!(id),
         }
       : {}),
-    isa: raw.isa,
+    isa,
     addIsa: raw.addIsa,
     addInto: raw.addInto,
     setSockOpt: (fd, name, value) => raw.setSockOpt(fd, SOCK_OPT[name], value),
@@ -300,7 +302,17 @@ function load(): { kernels: NativeKernels | null; status: NativeStatus } {
       },
     };
   }
-  return { kernels: wrap(raw), status: { loaded: true, reason: 'loaded', path: file, isa: raw.isa } };
+  let isa = raw.isa;
+  const wanted = process.env.MTL_SGEMM_ISA;
+  if (wanted !== undefined && wanted !== '' && wanted !== 'auto') {
+    // A named path is a request, not a hint: an unknown or unsupported one fails loudly.
+    try {
+      isa = raw._setIsa(wanted);
+    } catch (e) {
+      throw new Error(`MTL_SGEMM_ISA=${wanted}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  return { kernels: wrap(raw, isa), status: { loaded: true, reason: 'loaded', path: file, isa } };
 }
 
 /** The native kernels, or null when disabled / not built / not loadable (see {@link nativeStatus}). Cached. */
@@ -311,7 +323,8 @@ export function loadNative(): NativeKernels | null {
 
 /**
  * Tuning and test hooks of the loaded addon (null when not loaded): switch the GEMM path
- * ("auto", "generic", "avx2", "avx2-6x16", "avx2-4x24", "avx2-8x8"; returns the active name,
+ * ("auto", "generic", "avx2", "avx2-6x16", "avx2-4x24", "avx2-8x8", "avx512", "avx512-6x64",
+ * "avx512-14x32", "avx512-8x48"; returns the active name,
  * throws when unsupported), the cache blocking (0 selects the default) and the addInto path
  * ("auto", "generic", "avx"; returns the active name). Process-wide.
  */

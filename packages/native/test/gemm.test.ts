@@ -174,7 +174,7 @@ describe.skipIf(!native)(`sgemm vs float64 reference${skipReason}`, () => {
 describe.skipIf(!native)(`sgemm paths selectable for tuning and fallback${skipReason}`, () => {
   const internals = nativeInternals();
   afterAll(() => internals?.setIsa('auto'));
-  const available = ['generic', 'avx2-6x16', 'avx2-4x24', 'avx2-8x8'].filter((name) => {
+  const available = ['generic', 'avx2-6x16', 'avx2-4x24', 'avx2-8x8', 'avx512-6x64', 'avx512-14x32', 'avx512-8x48'].filter((name) => {
     if (!internals) return false; // the addon is not loaded: the describe is skipped
     try {
       internals.setIsa(name);
@@ -202,6 +202,36 @@ describe.skipIf(!native)(`sgemm paths selectable for tuning and fallback${skipRe
       }
     });
   }
+
+  // The AVX-512 kernels do the AVX2 kernel's arithmetic in wider tiles: the same bits, so a
+  // cluster of mixed hosts (or a W=1 run against a W=2 run on another host) agrees exactly.
+  const wide = available.filter((name) => name.startsWith('avx512'));
+  it.skipIf(wide.length === 0 || !available.includes('avx2-6x16'))(
+    `AVX-512 paths give the AVX2 path's bits on the training shapes and edge shapes (${wide.join(', ') || 'no AVX-512 on this CPU'})`,
+    () => {
+      const shapes: [number, number, number][] = [[256, 1024, 512], [256, 1024, 1024], [1024, 1024, 256], [67, 45, 777], [13, 70, 300], [7, 130, 9]];
+      try {
+        for (const [ta, tb] of COMBOS)
+          for (const [m, n, k] of shapes) {
+            const rand = rng(m + 3 * n + 7 * k);
+            const a = randomF32(m * k, rand), b = randomF32(k * n, rand), bias = randomF32(n, rand);
+            const run = (isa: string, relu: boolean) => {
+              internals!.setIsa(isa);
+              const c = new Float32Array(m * n);
+              native!.sgemm(ta, tb, m, n, k, a, b, c, bias, relu);
+              return c;
+            };
+            for (const relu of [false, true]) {
+              const want = run('avx2-6x16', relu);
+              for (const name of wide)
+                expect(firstBitDiff(run(name, relu), want), `${name} m=${m} n=${n} k=${k} ta=${ta} tb=${tb} relu=${relu}`).toBe(-1);
+            }
+          }
+      } finally {
+        internals!.setIsa('auto');
+      }
+    },
+  );
 
   it('cache blocking changes do not break correctness (small blocks force every loop)', () => {
     internals!.setBlocking(12, 16, 32);

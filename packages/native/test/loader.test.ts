@@ -45,4 +45,19 @@ describe('loader', () => {
       expect(s.loaded, `native addon not loaded in CI although a compiler exists: ${s.reason}`).toBe(true);
     }
   });
+
+  it.skipIf(!nativeStatus().loaded)('MTL_SGEMM_ISA pins the GEMM path, and an unknown one fails naming it', () => {
+    const run = (isa: string) =>
+      spawnSync(process.execPath, ['-e', `const n = require(${JSON.stringify(distIndex)});
+        process.stdout.write(JSON.stringify({ k: n.loadNative().isa, s: n.nativeStatus().isa }));`], {
+        env: { ...process.env, MTL_SGEMM_ISA: isa },
+        encoding: 'utf8',
+      });
+    const generic = run('generic');
+    expect(generic.status, generic.stderr).toBe(0);
+    expect(JSON.parse(generic.stdout)).toEqual({ k: 'generic 4x8', s: 'generic 4x8' });
+    const bad = run('avx9');
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/MTL_SGEMM_ISA=avx9: .*unknown or unsupported isa 'avx9'/);
+  });
 });

@@ -210,6 +210,59 @@ struct Avx2Kernel {
     avx2_ukr<MR, NV>(kc, A, B, C, ldc, first, bias, relu);
   }
 };
+
+// AVX-512 microkernel: the same arithmetic as avx2_ukr (one FMA per p, p ascending, the same
+// epilogue), so every element of C gets the same bits as on the AVX2 path; only the tile is wider.
+template <int MR, int NV>
+__attribute__((target("avx512f"))) void avx512_ukr(size_t kc, const float* __restrict A,
+                                                   const float* __restrict B,
+                                                   float* __restrict C, size_t ldc, bool first,
+                                                   const float* bias, bool relu) {
+  __m512 acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[i][j] = _mm512_setzero_ps();
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc), _MM_HINT_T0);
+
+#pragma GCC unroll 2
+  for (size_t p = 0; p < kc; ++p) {
+    __m512 bv[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) bv[j] = _mm512_load_ps(B + 16 * j);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const __m512 av = _mm512_set1_ps(A[i]);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
+    }
+    A += MR;
+    B += 16 * NV;
+  }
+
+  const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    float* c = C + i * ldc;
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) {
+      __m512 x = first ? acc[i][j] : _mm512_add_ps(_mm512_loadu_ps(c + 16 * j), acc[i][j]);
+      if (bias != nullptr) x = _mm512_add_ps(x, _mm512_loadu_ps(bias + 16 * j));
+      if (relu) x = _mm512_max_ps(zero, x);
+      _mm512_storeu_ps(c + 16 * j, x);
+    }
+  }
+}
+
+template <int MR, int NV>
+struct Avx512Kernel {
+  static constexpr int kMR = MR, kNR = 16 * NV;
+  static void run(size_t kc, const float* A, const float* B, float* C, size_t ldc, bool first,
+                  const float* bias, bool relu) {
+    avx512_ukr<MR, NV>(kc, A, B, C, ldc, first, bias, relu);
+  }
+};
 #endif
 
 // ---------------------------------------------------------------------------------------------
@@ -372,34 +425,47 @@ void gemm_avx2_impl(bool ta, bool tb, size_t m, size_t n, size_t k, const float*
 }
 #endif
 
+// The ISA level a path needs; auto picks the first path (in kImpls order) the CPU supports.
+enum Level { kGeneric = 0, kAvx2 = 1, kAvx512 = 2 };
+
 struct Impl {
   const char* name;
   GemmFn fn;
-  bool needs_avx2;
+  Level level;
 };
 
 const Impl kImpls[] = {
 #if MTL_X86
-    {"avx2+fma 6x16", gemm_avx2_impl<Avx2Kernel<6, 2>>, true},
-    {"avx2+fma 4x24", gemm_avx2_impl<Avx2Kernel<4, 3>>, true},
-    {"avx2+fma 8x8", gemm_avx2_impl<Avx2Kernel<8, 1>>, true},
+    // The small-n path stays on AVX2 dot/axpy loops under AVX-512 (memory-bound; and the same
+    // summation order as the AVX2 path, so AVX-512 and AVX2 give the same bits everywhere).
+    // 6x64 first: 1.7-1.8x the AVX2 6x16 path on the reference step's products (Xeon with
+    // AVX-512, interleaved runs; docs/performance.md), a little ahead of 14x32 and 12x32.
+    {"avx512 6x64", gemm_avx2_impl<Avx512Kernel<6, 4>>, kAvx512},
+    {"avx512 14x32", gemm_avx2_impl<Avx512Kernel<14, 2>>, kAvx512},
+    {"avx512 8x48", gemm_avx2_impl<Avx512Kernel<8, 3>>, kAvx512},
+    {"avx2+fma 6x16", gemm_avx2_impl<Avx2Kernel<6, 2>>, kAvx2},
+    {"avx2+fma 4x24", gemm_avx2_impl<Avx2Kernel<4, 3>>, kAvx2},
+    {"avx2+fma 8x8", gemm_avx2_impl<Avx2Kernel<8, 1>>, kAvx2},
 #endif
-    {"generic 4x8", gemm_generic_impl<GenericKernel<4, 8>>, false},
+    {"generic 4x8", gemm_generic_impl<GenericKernel<4, 8>>, kGeneric},
 };
 
-bool cpu_has_avx2_fma() {
+Level cpu_level() {
 #if MTL_X86
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-  return false;
+  // libgcc's check includes the OS's support for the wider register state (XCR0).
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
+      __builtin_cpu_supports("fma"))
+    return kAvx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return kAvx2;
 #endif
+  return kGeneric;
 }
 
 const Impl* auto_impl() {
-  const bool avx2 = cpu_has_avx2_fma();
+  const Level cpu = cpu_level();
   for (const Impl& im : kImpls)
-    if (!im.needs_avx2 || avx2) return &im;
+    if (im.level <= cpu) return &im;
   return &kImpls[0];
 }
 
@@ -408,6 +474,21 @@ const Impl* g_impl = nullptr;
 const Impl* impl() {
   if (g_impl == nullptr) g_impl = auto_impl();
   return g_impl;
+}
+
+// "avx2" / "avx512" / "generic" select a family's first path; "avx2-6x16" or "avx512 14x32" one path.
+bool name_matches(const char* name, const char* full) {
+  const char* space = std::strchr(full, ' ');
+  const size_t fam_len = static_cast<size_t>(space - full);
+  const char* plus = static_cast<const char*>(std::memchr(full, '+', fam_len));
+  const size_t short_len = plus != nullptr ? static_cast<size_t>(plus - full) : fam_len;  // "avx2"
+  for (size_t len : {fam_len, short_len}) {
+    if (std::strncmp(name, full, len) != 0) continue;
+    const char* rest = name + len;
+    if (*rest == '\0') return true;
+    if ((*rest == '-' || *rest == ' ') && std::strcmp(rest + 1, space + 1) == 0) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -445,19 +526,9 @@ bool sgemm_set_isa(const char* name) {
     g_impl = auto_impl();
     return true;
   }
-  const bool avx2 = cpu_has_avx2_fma();
-  const size_t len = std::strlen(name);
+  const Level cpu = cpu_level();
   for (const Impl& im : kImpls) {
-    // Accept a prefix of the full name with '-' for ' ' ("avx2", "avx2-6x16", "generic").
-    bool match = std::strlen(im.name) >= len;
-    if (std::strncmp(name, "avx2", 4) == 0 && std::strncmp(im.name, "avx2", 4) == 0) {
-      const char* shape = std::strchr(im.name, ' ') + 1;
-      match = len == 4 || std::strcmp(name + 4 + (name[4] == '-' ? 1 : 0), shape) == 0;
-    } else {
-      for (size_t i = 0; match && i < len; ++i)
-        match = name[i] == im.name[i] || (name[i] == '-' && im.name[i] == ' ');
-    }
-    if (match && (!im.needs_avx2 || avx2)) {
+    if (name_matches(name, im.name) && im.level <= cpu) {
       g_impl = &im;
       return true;
     }

@@ -12,10 +12,10 @@ namespace mtl {
 void sgemm(bool trans_a, bool trans_b, size_t m, size_t n, size_t k, const float* a,
            const float* b, float* c, const float* bias, bool relu);
 
-// Name of the active path, e.g. "avx2+fma 6x16" or "generic 4x8".
+// Name of the active path, e.g. "avx512 14x32", "avx2+fma 6x16" or "generic 4x8".
 const char* sgemm_isa();
 
-// Select a path by name ("auto", "generic", "avx2", "avx2-6x16", "avx2-4x24", "avx2-8x8").
+// Select a path by name ("auto", "generic", "avx2", "avx2-6x16", "avx512", "avx512-14x32", ...).
 // Returns false when the name is unknown or the CPU does not support it. For tests and tuning.
 bool sgemm_set_isa(const char* name);
 
